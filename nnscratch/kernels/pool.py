@@ -1,0 +1,131 @@
+"""Max pooling forward (with the argmax of each window) and backward.
+
+Tie rule, shared by both twins and by PyTorch's CPU kernel: the first maximum
+in row-major window order wins (a later value must be strictly greater to
+replace it), so the gradient of a window with equal maxima goes to its
+top-left-most maximum. A NaN anywhere in a window wins and propagates.
+
+``argmax[n, c, oh, ow]`` stores ``h * W + w``, the flat index of the winner in
+its (unpadded) input plane. Padding counts as -inf and so never wins, because
+the layers require padding <= kernel // 2, which keeps at least one real pixel
+in every window.
+"""
+
+import numba
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from nnscratch.kernels.dispatch import use_numba
+
+
+def _maxpool_forward_loops(x, KH, KW, SH, SW, PH, PW, OH, OW):
+    N, C, H, W = x.shape
+    out = np.empty((N, C, OH, OW), dtype=x.dtype)
+    argmax = np.empty((N, C, OH, OW), dtype=np.int64)
+    for plane in numba.prange(N * C):
+        n = plane // C
+        c = plane % C
+        for oh in range(OH):
+            for ow in range(OW):
+                best = -np.inf
+                best_index = -1
+                for i in range(KH):
+                    h = oh * SH - PH + i
+                    if h < 0 or h >= H:
+                        continue
+                    for j in range(KW):
+                        w = ow * SW - PW + j
+                        if w < 0 or w >= W:
+                            continue
+                        value = x[n, c, h, w]
+                        is_nan_first = np.isnan(value) and not np.isnan(best)
+                        if value > best or best_index < 0 or is_nan_first:
+                            best = value
+                            best_index = h * W + w
+                out[n, c, oh, ow] = best
+                argmax[n, c, oh, ow] = best_index
+    return out, argmax
+
+
+def _maxpool_backward_loops(dout, argmax, H, W):
+    N, C, OH, OW = dout.shape
+    dx = np.zeros((N, C, H, W), dtype=dout.dtype)
+    # Overlapping windows may share a winner, so each plane accumulates; planes
+    # are disjoint, so they run in parallel without races.
+    for plane in numba.prange(N * C):
+        n = plane // C
+        c = plane % C
+        for oh in range(OH):
+            for ow in range(OW):
+                index = argmax[n, c, oh, ow]
+                dx[n, c, index // W, index % W] += dout[n, c, oh, ow]
+    return dx
+
+
+maxpool_forward_numba = numba.njit(cache=True, parallel=True)(_maxpool_forward_loops)
+maxpool_backward_numba = numba.njit(cache=True, parallel=True)(
+    _maxpool_backward_loops
+)
+
+
+def maxpool_forward_numpy(x, KH, KW, SH, SW, PH, PW, OH, OW):
+    """NumPy twin of ``maxpool_forward_numba``: argmax over window views.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    KH, KW, SH, SW, PH, PW, OH, OW : int
+        Kernel size, stride, top/left padding and output size.
+
+    Returns
+    -------
+    out : ndarray of shape (N, C, OH, OW), dtype of ``x``
+    argmax : ndarray of shape (N, C, OH, OW), int64
+        Flat index ``h * W + w`` of each window's maximum in its input plane.
+    """
+    N, C, H, W = x.shape
+    pad_bottom = max(0, (OH - 1) * SH + KH - H - PH)
+    pad_right = max(0, (OW - 1) * SW + KW - W - PW)
+    pads = ((0, 0), (0, 0), (PH, pad_bottom), (PW, pad_right))
+    xp = np.pad(x, pads, constant_values=-np.inf)
+
+    windows = sliding_window_view(xp, (KH, KW), axis=(2, 3))
+    windows = windows[:, :, : SH * OH : SH, : SW * OW : SW]  # (N, C, OH, OW, KH, KW)
+    flat = windows.reshape(N, C, OH, OW, KH * KW)
+    # np.argmax returns the first maximum, and the first NaN if there is one.
+    winner = np.argmax(flat, axis=-1)
+    out = np.take_along_axis(flat, winner[..., None], axis=-1)[..., 0]
+
+    i, j = np.divmod(winner, KW)
+    h = np.arange(OH)[:, None] * SH - PH + i
+    w = np.arange(OW)[None, :] * SW - PW + j
+    return out.astype(x.dtype), (h * W + w).astype(np.int64)
+
+
+def maxpool_backward_numpy(dout, argmax, H, W):
+    """NumPy twin of ``maxpool_backward_numba``: scatter-add to each winner.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W), dtype of ``dout``
+    """
+    N, C, OH, OW = dout.shape
+    dx = np.zeros((N * C, H * W), dtype=dout.dtype)
+    planes = np.repeat(np.arange(N * C), OH * OW)
+    np.add.at(dx, (planes, argmax.reshape(-1)), dout.reshape(-1))
+    return dx.reshape(N, C, H, W)
+
+
+def maxpool_forward(x, KH, KW, SH, SW, PH, PW, OH, OW):
+    """Max-pool ``x`` and return the output and each window's argmax."""
+    if use_numba() and x.size > 0:
+        x = np.ascontiguousarray(x)
+        return maxpool_forward_numba(x, KH, KW, SH, SW, PH, PW, OH, OW)
+    return maxpool_forward_numpy(x, KH, KW, SH, SW, PH, PW, OH, OW)
+
+
+def maxpool_backward(dout, argmax, H, W):
+    """Route each window's upstream gradient to its argmax."""
+    if use_numba() and dout.size > 0:
+        return maxpool_backward_numba(np.ascontiguousarray(dout), argmax, H, W)
+    return maxpool_backward_numpy(dout, argmax, H, W)

@@ -1,0 +1,89 @@
+"""Element-wise non-linearities, each with its local derivative beside it."""
+
+import numpy as np
+
+from nnscratch.layers.base import Layer
+
+
+def _check_array(x, name):
+    if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
+        raise TypeError(
+            f"{name} expects a float32 or float64 numpy.ndarray, got "
+            f"{getattr(x, 'dtype', type(x).__name__)}"
+        )
+
+
+class _Elementwise(Layer):
+    def flops(self, input_shape):
+        return int(np.prod(input_shape))
+
+
+class ReLU(_Elementwise):
+    """max(x, 0); the derivative at 0 is taken as 0, as in PyTorch."""
+
+    def forward(self, x):
+        _check_array(x, "ReLU")
+        mask = x > 0
+        self._cache = mask
+        return x * mask
+
+    def backward(self, dout):
+        return dout * self._pop_cache()
+
+
+class LeakyReLU(_Elementwise):
+    """x for x > 0, negative_slope * x otherwise."""
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+    def forward(self, x):
+        _check_array(x, "LeakyReLU")
+        slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
+        self._cache = slope
+        return x * slope
+
+    def backward(self, dout):
+        return dout * self._pop_cache()
+
+
+def sigmoid(x):
+    """Compute 1 / (1 + exp(-x)) without overflow for large |x|."""
+    out = np.empty_like(x)
+    positive = x >= 0
+    out[positive] = 1 / (1 + np.exp(-x[positive]))
+    exp_x = np.exp(x[~positive])
+    out[~positive] = exp_x / (1 + exp_x)
+    return out
+
+
+class Sigmoid(_Elementwise):
+    """1 / (1 + exp(-x)); derivative s (1 - s)."""
+
+    def forward(self, x):
+        _check_array(x, "Sigmoid")
+        out = sigmoid(x)
+        self._cache = out
+        return out
+
+    def backward(self, dout):
+        out = self._pop_cache()
+        return dout * out * (1 - out)
+
+
+class Tanh(_Elementwise):
+    """tanh(x); derivative 1 - tanh(x)^2."""
+
+    def forward(self, x):
+        _check_array(x, "Tanh")
+        out = np.tanh(x)
+        self._cache = out
+        return out
+
+    def backward(self, dout):
+        out = self._pop_cache()
+        return dout * (1 - out * out)
