@@ -1,0 +1,1 @@
+"""Benchmarks of nnscratch against references, run with ``python -m benchmarks``."""

@@ -1,0 +1,1 @@
+"""Data: image files, bundled real datasets, readers and augmentation."""
