@@ -1,0 +1,1 @@
+"""The main job: a YOLO detector trained from scratch on real images."""

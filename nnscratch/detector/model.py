@@ -1,0 +1,50 @@
+"""The small YOLO network: 3x3 conv + BatchNorm + LeakyReLU blocks, 2x2 max
+pools, and a 1x1 output convolution with A x (5 + K) channels.
+
+With four pools the grid stride is 16 pixels: a 128 x 128 input gives an
+8 x 8 grid, a 416 x 416 input a 26 x 26 grid. The network is fully
+convolutional, so it runs on any input whose sides are multiples of 16.
+"""
+
+from nnscratch.layers import BatchNorm2d, Conv2d, LeakyReLU, MaxPool2d
+from nnscratch.model import Sequential
+from nnscratch.zoo import register_model
+
+GRID_STRIDE = 16
+
+
+def _block(in_channels, out_channels, pool):
+    layers = [
+        Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        BatchNorm2d(out_channels),
+        LeakyReLU(0.1),
+    ]
+    if pool:
+        layers.append(MaxPool2d(2))
+    return layers
+
+
+@register_model("detector")
+def build_detector(num_classes, num_anchors, width=16):
+    """Build the detector.
+
+    Parameters
+    ----------
+    num_classes : int
+        K.
+    num_anchors : int
+        A.
+    width : int
+        Channels of the first block; later blocks use 2x, 4x, 4x and 8x.
+
+    Returns
+    -------
+    Sequential
+        Maps (N, 3, H, W) to (N, A * (5 + K), H / 16, W / 16).
+    """
+    channels = [3, width, 2 * width, 4 * width, 4 * width, 8 * width]
+    layers = []
+    for index in range(5):
+        layers += _block(channels[index], channels[index + 1], pool=index < 4)
+    layers.append(Conv2d(channels[-1], num_anchors * (5 + num_classes), 1))
+    return Sequential(*layers)
