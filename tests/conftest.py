@@ -1,0 +1,68 @@
+"""Shared test set-up: Hypothesis profiles and the PyTorch oracle fixture.
+
+Profiles (choose with ``HYPOTHESIS_PROFILE=ci`` or ``dev``):
+
+- ``ci``: derandomised, no deadline, prints a reproduction blob on failure.
+  It is the default when the ``CI`` environment variable is set.
+- ``dev``: random draws and a few more examples for local runs. It is the
+  default otherwise.
+
+Both keep example counts small, because every example of a gradient property
+runs two forward passes per input element.
+"""
+
+import os
+import sys
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Numba compiles (or loads from cache) on first call, and numerical gradients
+# vary in cost with the drawn shape, so a per-example deadline only adds noise.
+settings.register_profile(
+    "ci",
+    max_examples=12,
+    deadline=None,
+    print_blob=True,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev",
+    max_examples=20,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)
+
+# Test modules import the shared helpers as top-level modules
+# (``from gradcheck import check_layer_gradients``), in every pytest import mode.
+_TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+TORCH_SKIP_REASON = (
+    "PyTorch is the test oracle and is not installed; "
+    "install it with: pip install -e '.[oracle]'"
+)
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """Return the ``torch`` module, single-threaded, or skip with a reason.
+
+    Tests that take this fixture get the ``torch`` marker automatically.
+    """
+    torch = pytest.importorskip("torch", reason=TORCH_SKIP_REASON)
+    # One thread: the test machines have two cores shared by parallel jobs.
+    torch.set_num_threads(1)
+    return torch
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "torch" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.torch)
