@@ -88,12 +88,20 @@ def maxpool_forward_numpy(x, KH, KW, SH, SW, PH, PW, OH, OW):
     pad_right = max(0, (OW - 1) * SW + KW - W - PW)
     pads = ((0, 0), (0, 0), (PH, pad_bottom), (PW, pad_right))
     xp = np.pad(x, pads, constant_values=-np.inf)
+    real = np.pad(np.ones((H, W), dtype=bool), pads[2:])  # False in the padding
 
     windows = sliding_window_view(xp, (KH, KW), axis=(2, 3))
     windows = windows[:, :, : SH * OH : SH, : SW * OW : SW]  # (N, C, OH, OW, KH, KW)
     flat = windows.reshape(N, C, OH, OW, KH * KW)
-    # np.argmax returns the first maximum, and the first NaN if there is one.
-    winner = np.argmax(flat, axis=-1)
+    real_windows = sliding_window_view(real, (KH, KW))[: SH * OH : SH, : SW * OW : SW]
+    real_flat = real_windows.reshape(OH, OW, KH * KW)
+
+    # The winner is the first real pixel equal to the window maximum, or the
+    # first NaN. Padding is excluded explicitly: -inf padding ties with a
+    # window of real -inf values and would otherwise win by coming first.
+    maximum = flat.max(axis=-1, keepdims=True)  # NaN if the window holds one
+    is_winner = real_flat & ((flat == maximum) | np.isnan(flat))
+    winner = np.argmax(is_winner, axis=-1)
     out = np.take_along_axis(flat, winner[..., None], axis=-1)[..., 0]
 
     i, j = np.divmod(winner, KW)
