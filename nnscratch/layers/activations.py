@@ -25,10 +25,11 @@ class ReLU(_Elementwise):
         _check_array(x, "ReLU")
         mask = x > 0
         self._cache = mask
-        return x * mask
+        # np.where, not x * mask: -inf * 0 is NaN and -1 * 0 is -0.0.
+        return np.where(mask, x, 0)
 
     def backward(self, dout):
-        return dout * self._pop_cache()
+        return np.where(self._pop_cache(), dout, 0)
 
 
 class LeakyReLU(_Elementwise):
