@@ -26,7 +26,7 @@ class CheckpointError(ValueError):
     """A checkpoint file is unreadable, corrupt or does not fit the model."""
 
 
-def save_checkpoint(path, model, optimizer=None, **metadata):
+def save_checkpoint(path, model, /, optimizer=None, **metadata):
     """Write ``model``'s state (and an optimiser's) to ``path`` atomically.
 
     Parameters
@@ -37,7 +37,9 @@ def save_checkpoint(path, model, optimizer=None, **metadata):
     optimizer : optional
         An optimiser with ``state_dict()``; its arrays are stored too.
     **metadata
-        JSON-serialisable values (architecture, epoch, settings).
+        JSON-serialisable values (architecture, epoch, settings). ``path`` and
+        ``model`` are positional-only, so ``model=model_spec(...)`` is stored
+        as ``metadata["model"]``, which ``nnscratch.zoo.load_model`` reads.
 
     Returns
     -------
