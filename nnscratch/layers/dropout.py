@@ -28,6 +28,12 @@ class Dropout(Layer):
         return f"p={self.p}"
 
     def forward(self, x):
+        if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
+            raise TypeError(
+                "Dropout expects a float32 or float64 numpy.ndarray, got "
+                f"{getattr(x, 'dtype', type(x).__name__)}; convert with "
+                "x.astype(np.float32)"
+            )
         if not self.training or self.p == 0:
             self._cache = np.ones((), dtype=x.dtype)  # the identity's gradient
             return x

@@ -1,5 +1,7 @@
 """Fully connected layer, computed as a 1x1 convolution on a 1x1 image."""
 
+import math
+
 import numpy as np
 
 from nnscratch import init
@@ -89,7 +91,8 @@ class Flatten(Layer):
                 f"{getattr(x, 'shape', type(x).__name__)}"
             )
         self._cache = x.shape
-        return x.reshape(x.shape[0], -1)
+        # An explicit size, because -1 cannot be inferred for an empty batch.
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # (N, C*H*W)
 
     def backward(self, dout):
         return dout.reshape(self._pop_cache())
