@@ -1,0 +1,59 @@
+"""``nnscratch train detector``: train the YOLO detector."""
+
+import argparse
+
+
+def register(targets):
+    from nnscratch.detector.train import DEFAULTS
+
+    parser = targets.add_parser(
+        "detector", help="train the YOLO detector (embedded dataset by default)",
+        description="Train the course's YOLO detector from scratch. Without --data it "
+                    "uses the embedded dataset of real digits and faces on real "
+                    "photographs. Writes best.npz, last.npz, history.json and "
+                    "curves.png to --out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--data", help="YOLO dataset folder or YAML, or COCO JSON file")
+    parser.add_argument("--out", default="runs/detector", help="output folder")
+    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    parser.add_argument("--lr", type=float, default=DEFAULTS["lr"],
+                        help="peak learning rate of the cosine schedule")
+    parser.add_argument("--image-size", type=int, default=DEFAULTS["image_size"],
+                        help="network input side in pixels, a multiple of 16")
+    parser.add_argument("--anchors", type=int, default=DEFAULTS["num_anchors"],
+                        help="number of anchor boxes, chosen by k-means")
+    parser.add_argument("--train-size", type=int, default=DEFAULTS["train_size"],
+                        help="images generated for the embedded training split")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUT/last.npz (after Ctrl-C)")
+    parser.set_defaults(handler=run)
+
+
+def run(args):
+    import os
+    import sys
+
+    from nnscratch.detector.train import train_detector
+    from nnscratch.trainer import TrainingInterrupted
+
+    resume = os.path.join(args.out, "last.npz") if args.resume else None
+    if resume and not os.path.isfile(resume):
+        print(f"error: --resume given but {resume} does not exist", file=sys.stderr)
+        return 2
+    try:
+        history = train_detector(
+            args.out, data=args.data, epochs=args.epochs, batch_size=args.batch_size,
+            lr=args.lr, num_anchors=args.anchors, image_size=args.image_size,
+            seed=args.seed, train_size=args.train_size, resume=resume)
+    except TrainingInterrupted as stop:
+        print(f"interrupted; resume with --resume (checkpoint {stop.checkpoint})",
+              file=sys.stderr)
+        return 130
+    best = max(history, key=lambda record: record["map50"])
+    print(f"best validation mAP@0.5 {best['map50']:.4f} "
+          f"(mAP@[.5:.95] {best['map50_95']:.4f}) at epoch {best['epoch']}; "
+          f"weights in {os.path.join(args.out, 'best.npz')}")
+    return 0

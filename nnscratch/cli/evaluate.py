@@ -1,0 +1,40 @@
+"""``nnscratch evaluate``: mAP of the detector on a labelled dataset."""
+
+import argparse
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate", help="VOC mAP@0.5 and COCO mAP@[.5:.95] of the detector",
+        description="Evaluate the YOLO detector per class and overall. Without "
+                    "--data it uses the test split of the embedded dataset.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--data", help="YOLO dataset folder or YAML, or COCO JSON file")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--weights", help="detector checkpoint (default: shipped weights)")
+    parser.add_argument("--json", metavar="OUT.json", help="also write the result here")
+    parser.set_defaults(handler=run)
+
+
+def run(args):
+    import json
+    import time
+
+    from nnscratch.detector.dataset import embedded_split
+    from nnscratch.detector.evaluate import evaluate_detector, format_table
+    from nnscratch.detector.predict import Detector
+    from nnscratch.detector.train import read_split
+
+    detector = Detector.from_checkpoint(args.weights)
+    data = embedded_split(args.split) if args.data is None else read_split(
+        args.data, args.split)
+    began = time.perf_counter()
+    result = evaluate_detector(detector, data)
+    print(format_table(result))
+    print(f"{len(data)} images in {time.perf_counter() - began:.1f} s")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as stream:
+            json.dump(result, stream, indent=2)
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,36 @@
+"""Draw detections on an image: one colour per class, label and score."""
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+# Distinct colours for up to ten classes, then repeated.
+PALETTE = (
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+)
+
+
+def draw_detections(image, detections, class_names, line_width=2):
+    """Return a PIL image with each detection's box, class name and score.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3), float32 in [0, 1]
+    detections : list of dict
+        Each with "box" (pixel xyxy), "label" (class index) and "score".
+    class_names : sequence of str
+    """
+    pil = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
+    draw = ImageDraw.Draw(pil)
+    font = ImageFont.load_default()
+    for detection in detections:
+        x1, y1, x2, y2 = detection["box"]
+        colour = PALETTE[detection["label"] % len(PALETTE)]
+        draw.rectangle((x1, y1, x2 - 1, y2 - 1), outline=colour, width=line_width)
+        text = f"{class_names[detection['label']]} {detection['score']:.2f}"
+        left, top, right, bottom = draw.textbbox((x1, y1), text, font=font)
+        text_y = y1 - (bottom - top) - 2 if y1 >= bottom - top + 2 else y1
+        draw.rectangle((x1, text_y, x1 + right - left + 2, text_y + bottom - top + 2),
+                       fill=colour)
+        draw.text((x1 + 1, text_y), text, fill=(0, 0, 0), font=font)
+    return pil
