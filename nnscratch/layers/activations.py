@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nnscratch.layers.base import Layer
+from nnscratch.layers.base import Layer, check_dout
 
 
 def _check_array(x, name):
@@ -29,7 +29,9 @@ class ReLU(_Elementwise):
         return np.where(mask, x, 0)
 
     def backward(self, dout):
-        return np.where(self._pop_cache(), dout, 0)
+        mask = self._pop_cache()
+        check_dout(dout, mask.shape, "ReLU")
+        return np.where(mask, dout, 0)
 
 
 class LeakyReLU(_Elementwise):
@@ -49,7 +51,9 @@ class LeakyReLU(_Elementwise):
         return x * slope
 
     def backward(self, dout):
-        return dout * self._pop_cache()
+        slope = self._pop_cache()
+        check_dout(dout, slope.shape, "LeakyReLU")
+        return dout * slope
 
 
 def sigmoid(x):
@@ -73,6 +77,7 @@ class Sigmoid(_Elementwise):
 
     def backward(self, dout):
         out = self._pop_cache()
+        check_dout(dout, out.shape, "Sigmoid")
         return dout * out * (1 - out)
 
 
@@ -87,4 +92,5 @@ class Tanh(_Elementwise):
 
     def backward(self, dout):
         out = self._pop_cache()
+        check_dout(dout, out.shape, "Tanh")
         return dout * (1 - out * out)

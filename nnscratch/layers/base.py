@@ -131,6 +131,20 @@ def check_dtype_matches(x, weight, name):
         )
 
 
+def check_dout(dout, expected_shape, name):
+    """Raise unless ``dout`` has the shape of the forward pass's output.
+
+    Element-wise products would otherwise broadcast a wrong shape silently.
+    """
+    shape = getattr(dout, "shape", None)
+    if shape != tuple(expected_shape):
+        raise ValueError(
+            f"{name}.backward expects dout of shape {tuple(expected_shape)}, the "
+            f"shape of forward's output, got "
+            f"{shape if shape is not None else type(dout).__name__}"
+        )
+
+
 def pair(value, name):
     """Return ``value`` as a pair of ints, accepting an int or a 2-sequence."""
     if isinstance(value, (int, np.integer)):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from nnscratch import init
-from nnscratch.layers.base import Layer
+from nnscratch.layers.base import Layer, check_dout
 
 
 class Dropout(Layer):
@@ -35,13 +35,15 @@ class Dropout(Layer):
                 "x.astype(np.float32)"
             )
         if not self.training or self.p == 0:
-            self._cache = np.ones((), dtype=x.dtype)  # the identity's gradient
+            self._cache = (x.shape, None)  # the identity: no mask
             return x
         rng = self.rng or init.default_rng()
         keep = rng.random(x.shape) >= self.p
         mask = (keep / (1 - self.p)).astype(x.dtype)
-        self._cache = mask
+        self._cache = (x.shape, mask)
         return x * mask
 
     def backward(self, dout):
-        return dout * self._pop_cache()
+        shape, mask = self._pop_cache()
+        check_dout(dout, shape, "Dropout")
+        return dout.copy() if mask is None else dout * mask

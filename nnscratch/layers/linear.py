@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from nnscratch import init
-from nnscratch.layers.base import Layer, check_dtype_matches, check_input
+from nnscratch.layers.base import Layer, check_dout, check_dtype_matches, check_input
 from nnscratch.layers.conv import conv2d_backward, conv2d_forward
 
 
@@ -74,6 +74,7 @@ class Linear(Layer):
 
     def backward(self, dout):
         cache = self._pop_cache()
+        check_dout(dout, (cache[0].shape[0], self.out_features), "Linear")
         dx, dW, db = conv2d_backward(dout.reshape(*dout.shape, 1, 1), cache)
         self.grads["weight"] = dW.reshape(self.params["weight"].shape)
         if db is not None:
@@ -95,7 +96,9 @@ class Flatten(Layer):
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # (N, C*H*W)
 
     def backward(self, dout):
-        return dout.reshape(self._pop_cache())
+        shape = self._pop_cache()
+        check_dout(dout, self.output_shape(shape), "Flatten")
+        return dout.reshape(shape)
 
     def output_shape(self, input_shape):
         return (input_shape[0], int(np.prod(input_shape[1:])))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nnscratch.layers.base import Layer, check_dtype_matches, check_input
+from nnscratch.layers.base import Layer, check_dout, check_dtype_matches, check_input
 
 
 class BatchNorm2d(Layer):
@@ -96,6 +96,7 @@ class BatchNorm2d(Layer):
 
     def backward(self, dout):
         x_hat, inv_std, used_batch_stats = self._pop_cache()
+        check_dout(dout, x_hat.shape, "BatchNorm2d")
         gamma = self.params["weight"]
         self.grads["weight"] = (dout * x_hat).sum(axis=(0, 2, 3))
         self.grads["bias"] = dout.sum(axis=(0, 2, 3))
