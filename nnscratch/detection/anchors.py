@@ -117,8 +117,8 @@ def kmeans_anchors(wh, k=5, seed=0, max_iter=300, init=None):
     -----
     Each round assigns every box to the centroid of highest IoU (the lowest
     index on ties) and moves each centroid to the mean shape of its boxes. A
-    cluster left empty is re-seeded with the box farthest from its own
-    centroid. If every box already matches its centroid exactly, an empty
+    cluster left empty is re-seeded with the box farthest (in 1 - IoU) from
+    every centroid. If every box already matches a centroid exactly, an empty
     cluster keeps its old centroid, so the anchors stay finite but repeat.
     """
     wh = _check_wh(wh)
@@ -152,7 +152,7 @@ def kmeans_anchors(wh, k=5, seed=0, max_iter=300, init=None):
         if assignment is not None and np.array_equal(new_assignment, assignment):
             break
         assignment = new_assignment
-        centroids = _update_centroids(wh, iou, assignment, centroids)
+        centroids = _update_centroids(wh, assignment, centroids)
 
     order = np.argsort(centroids.prod(axis=1), kind="stable")
     anchors = centroids[order]
@@ -160,7 +160,7 @@ def kmeans_anchors(wh, k=5, seed=0, max_iter=300, init=None):
     return anchors, mean_iou
 
 
-def _update_centroids(wh, iou, assignment, centroids):
+def _update_centroids(wh, assignment, centroids):
     """Move each centroid to its cluster's mean shape; re-seed empty ones."""
     k = centroids.shape[0]
     counts = np.bincount(assignment, minlength=k)
@@ -170,13 +170,18 @@ def _update_centroids(wh, iou, assignment, centroids):
     updated = centroids.copy()
     filled = counts > 0
     updated[filled] = sums[filled] / counts[filled, None]
+    if filled.all():
+        return updated
 
-    # The box worst served by its own centroid starts each empty cluster.
-    distance = 1 - iou[np.arange(wh.shape[0]), assignment]  # (N,)
+    # Each empty cluster restarts at the box farthest from every centroid so
+    # far, the re-seeded ones included, so two empty clusters never restart in
+    # the same place unless the boxes leave no other choice.
+    distance = 1 - shape_iou(wh, updated[filled]).max(axis=1)  # (N,)
     for index in np.flatnonzero(~filled):
         farthest = int(np.argmax(distance))
         if distance[farthest] <= 0:
             break
         updated[index] = wh[farthest]
-        distance[farthest] = 0
+        new_distance = 1 - shape_iou(wh, updated[index : index + 1])[:, 0]
+        distance = np.minimum(distance, new_distance)
     return updated

@@ -64,7 +64,7 @@ def check_anchors(anchors, function):
         )
     if not (np.isfinite(anchors).all() and (anchors > 0).all()):
         raise ValueError(
-            f"{function}: anchor widths and heights must be finite and > 0, got "
+            f"{function}: anchors must hold finite widths and heights > 0, got "
             f"{anchors.tolist()}"
         )
     return anchors
