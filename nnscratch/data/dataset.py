@@ -18,7 +18,8 @@ class ArrayDataset:
         Class labels or any per-sample target.
     augment : callable, optional
         ``augment(x, rng) -> x`` applied to training batches only, for example
-        from ``nnscratch.data.augment.compose``.
+        from ``nnscratch.data.augment.compose``. A ``random_*`` function that
+        returns ``(x, *params)`` works too; the parameters are dropped.
     """
 
     def __init__(self, x, target, augment=None):
@@ -62,6 +63,8 @@ class ArrayDataset:
         x = self.x[indices]
         if train and self.augment is not None:
             x = self.augment(x, rng)
+            if isinstance(x, tuple):
+                x = x[0]
         return x, self.target[indices]
 
 

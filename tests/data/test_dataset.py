@@ -51,6 +51,13 @@ def test_array_dataset_augments_only_training_batches():
     assert len(dataset) == 5
 
 
+def test_array_dataset_drops_augmentation_params():
+    x = np.zeros((4, 1, 2, 2), np.float32)
+    dataset = ArrayDataset(x, np.arange(4), augment=lambda b, rng: (b + 1, "params"))
+    out, _ = dataset.batch(np.arange(4), np.random.default_rng(0), train=True)
+    np.testing.assert_array_equal(out, x + 1)
+
+
 def test_array_dataset_rejects_length_mismatch():
     with pytest.raises(ValueError, match="5 samples but target has 4"):
         ArrayDataset(np.zeros((5, 1, 2, 2), np.float32), np.zeros(4))
