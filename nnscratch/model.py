@@ -98,26 +98,32 @@ class Sequential(Layer):
         ----------
         state : mapping of str to ndarray
         strict : bool
-            Raise on missing or unexpected keys. Shapes are always checked.
+            Raise on missing or unexpected keys. Shapes are always checked, and
+        nothing is loaded unless every shape fits. Keys a layer lists in
+        ``ignored_state_keys`` (PyTorch's ``num_batches_tracked``) are skipped.
 
         Returns
         -------
         missing, unexpected : list of str
         """
         targets = {}
+        ignored = set()
         for name, layer in self.named_layers():
             for store in (layer.params, layer.buffers):
                 for key in store:
                     targets[f"{name}.{key}"] = (store, key)
+            ignored.update(f"{name}.{key}" for key in layer.ignored_state_keys)
 
         missing = sorted(set(targets) - set(state))
-        unexpected = sorted(set(state) - set(targets))
+        unexpected = sorted(set(state) - set(targets) - ignored)
         if strict and (missing or unexpected):
             raise KeyError(
                 f"state dict does not match the model: missing keys {missing}, "
                 f"unexpected keys {unexpected}; pass strict=False to load the "
                 "keys that match"
             )
+        # Check every shape before copying, so a bad entry loads nothing.
+        loads = []
         for full_key, (store, key) in targets.items():
             if full_key not in state:
                 continue
@@ -127,7 +133,9 @@ class Sequential(Layer):
                     f"state dict entry {full_key!r} has shape {value.shape}, "
                     f"the model expects {store[key].shape}"
                 )
-            store[key] = value.astype(store[key].dtype).copy()
+            loads.append((store, key, value))
+        for store, key, value in loads:
+            store[key] = value.astype(store[key].dtype)  # astype copies
         return missing, unexpected
 
     def output_shape(self, input_shape):

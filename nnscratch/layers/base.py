@@ -43,7 +43,12 @@ class Layer:
         State saved in checkpoints but not trained (``running_mean``).
     training : bool
         Train mode (batch statistics, dropout on) or eval mode.
+    ignored_state_keys : tuple of str
+        Keys that PyTorch's counterpart saves but this layer does not use;
+        ``Sequential.load_state_dict`` skips them.
     """
+
+    ignored_state_keys = ()
 
     def __init__(self):
         self.params = {}

@@ -37,6 +37,10 @@ class BatchNorm2d(Layer):
     Training by Reducing Internal Covariate Shift", ICML 2015.
     """
 
+    # PyTorch counts batches for momentum=None (a cumulative average), which
+    # this layer does not offer.
+    ignored_state_keys = ("num_batches_tracked",)
+
     def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32):
         super().__init__()
         if not isinstance(num_features, (int, np.integer)) or num_features < 1:
