@@ -65,7 +65,7 @@ def softmax_cross_entropy(logits, target):
 
     log_probs = log_softmax(logits, axis=1)
     picked = np.take_along_axis(log_probs, np.expand_dims(target, 1), axis=1)
-    count = target.size
+    count = max(1, target.size)  # an empty batch has loss 0, as in mse
     loss = -picked.sum() / count
 
     dlogits = np.exp(log_probs)

@@ -42,12 +42,14 @@ def numerical_gradient(f, x, eps=1e-6):
     return grad
 
 
-def relative_error(analytic, numeric):
-    """Return max|analytic - numeric| / max(max|analytic|, max|numeric|).
+def relative_error(analytic, numeric, floor=0.0):
+    """Return max|analytic - numeric| / max(max|analytic|, max|numeric|, floor).
 
     The maximum norm makes one wrong element as visible as a wrong array, and
     dividing by the larger gradient keeps exact zeros (an unused max-pool input)
-    from dividing by zero. Two all-zero gradients have error 0.
+    from dividing by zero. Two all-zero gradients have error 0. ``floor`` sets
+    the smallest scale, for gradients so small that the central difference's
+    absolute rounding error dominates them.
     """
     analytic = np.asarray(analytic, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
@@ -57,7 +59,7 @@ def relative_error(analytic, numeric):
         )
     if analytic.size == 0:
         return 0.0
-    scale = max(np.abs(analytic).max(), np.abs(numeric).max())
+    scale = max(np.abs(analytic).max(), np.abs(numeric).max(), floor)
     if scale == 0:
         return 0.0
     return float(np.abs(analytic - numeric).max() / scale)
