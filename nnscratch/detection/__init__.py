@@ -1,7 +1,7 @@
-"""Object detection from the course's pieces, each written by hand.
+"""Object detection from hand-written pieces: boxes, NMS, anchors, YOLO, mAP.
 
 Boxes are pixel xyxy (x1 <= x2, y1 <= y2) unless a function's name or
-docstring says otherwise; see ``boxes`` for the coordinate convention.
+docstring states another format. ``boxes`` defines the coordinate convention.
 
 ==============  ==========================================================
 boxes           formats, area, clipping, small-box removal

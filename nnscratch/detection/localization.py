@@ -4,10 +4,11 @@ The network outputs, per image, the vector::
 
     y = [pc, bx, by, bh, bw, c1, ..., cK]
 
-pc is 1 when the image holds an object and 0 for background. (bx, by) is the
+pc is 1 when the image contains an object and 0 for background. (bx, by) is the
 box centre and (bh, bw) its height and width, all as fractions of the image
 with (0, 0) at the top-left corner and (1, 1) at the bottom-right. c1..cK is
-the one-hot class. Note the order: height before width, as in the course.
+the one-hot class. Note the order: height before width, as in the target
+of Andrew Ng's course on convolutional networks, which this layout follows.
 
 For background images everything after pc is "don't care", so the loss only
 looks at pc there::

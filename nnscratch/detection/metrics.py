@@ -15,7 +15,7 @@ Two conventions, chosen with ``method``:
     PASCAL VOC 2010+: IoU threshold 0.5 and all-point interpolation,
     AP = sum over recall steps of (r_i - r_{i-1}) * max{p(r') : r' >= r_i}.
     A detection is compared with the ground-truth box of highest IoU in its
-    image; if that box is already taken, the detection is a false positive.
+    image. If that box is already taken, the detection is a false positive.
 ``"coco"``
     COCO: thresholds 0.50, 0.55, ..., 0.95 and 101-point interpolation,
     AP = mean over r in {0, 0.01, ..., 1} of max{p(r') : r' >= r} (0 when

@@ -6,12 +6,12 @@ The greedy algorithm, for boxes with scores:
 2. while boxes remain, keep the one with the highest score and drop every
    remaining box whose IoU with it is at or above ``iou_threshold``.
 
-``inclusive=True`` suppresses at ``iou >= iou_threshold``, the rule of the
-course this library follows. ``inclusive=False`` suppresses at
-``iou > iou_threshold``, the rule of torchvision's ``nms`` and of Darknet, so
-a box at exactly the threshold survives. Equal scores are broken by index (the
-lower index comes first), so the result is deterministic. IoU is computed in
-float64 whatever the input dtype.
+``inclusive=True`` suppresses at ``iou >= iou_threshold``, the rule taught
+in Andrew Ng's course on convolutional networks. ``inclusive=False``
+suppresses at ``iou > iou_threshold``, the rule of torchvision's ``nms`` and
+of Darknet, so a box at exactly the threshold survives. Equal scores are
+broken by index (the lower index comes first), so the result is
+deterministic. IoU is computed in float64 whatever the input dtype.
 
 The loops run in a Numba kernel (``nnscratch.kernels.nms``), or in its
 vectorised NumPy twin when ``NNSCRATCH_KERNELS=numpy`` is set.
@@ -82,8 +82,8 @@ def nms(boxes, scores, iou_threshold=0.5, score_threshold=0.6, inclusive=True):
         Boxes scoring below it are dropped first (they are kept at exactly
         the threshold). None keeps every box.
     inclusive : bool, default True
-        Suppress at ``iou >= iou_threshold`` (True, the course's rule) or at
-        ``iou > iou_threshold`` (False, torchvision's and Darknet's rule).
+        Suppress at ``iou >= iou_threshold`` (True, the rule of Ng's course)
+        or at ``iou > iou_threshold`` (False, torchvision's and Darknet's rule).
 
     Returns
     -------

@@ -41,8 +41,8 @@ def sliding_window_stride(model):
     """Return the (stride_h, stride_w) between windows of the converted model.
 
     It is the product of the strides of the ``Conv2d`` and pooling layers
-    before the model's ``Flatten``; for the course's network (a 2 x 2 max pool
-    among stride-1 convolutions) it is (2, 2).
+    before the model's ``Flatten``. A body of stride-1 convolutions and one
+    2 x 2 max pool gives (2, 2).
     """
     stride_h, stride_w = 1, 1
     for layer in _body_layers(model):

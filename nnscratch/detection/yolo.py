@@ -1,8 +1,9 @@
 """YOLO targets and decoding: boxes on an S x S grid of cells with A anchors.
 
-Conventions, shared by ``yolo_encode``, ``yolo_loss`` and ``yolo_decode``
-(here S is the grid size, not a stride; a grid may also have GH rows and GW
-columns):
+Conventions, shared by ``yolo_encode``, ``yolo_loss`` and ``yolo_decode``.
+Here S is the grid size, not a stride, and a grid may also have GH rows and
+GW columns.
+
 
 - An image of H x W pixels is cut into cells of H / GH by W / GW pixels.
   ``target[row, col, a]`` belongs to the cell in grid row ``row`` (y) and
@@ -116,7 +117,7 @@ def yolo_output_to_grid(output, num_anchors):
 
 
 def yolo_grid_to_output(grid):
-    """Reshape (N, GH, GW, A, 5 + K) back to the NCHW layout (N, A * (5 + K), GH, GW)."""
+    """Reshape (N, GH, GW, A, 5 + K) back to NCHW (N, A * (5 + K), GH, GW)."""
     if not isinstance(grid, np.ndarray) or grid.ndim != 5:
         raise ValueError(
             "yolo_grid_to_output: grid must have shape (N, GH, GW, A, 5 + K), got "

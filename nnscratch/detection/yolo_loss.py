@@ -19,9 +19,10 @@ cross-entropy of sigmoid(t_c) (``"sigmoid"``, for multi-label data).
 
 The default weights lambda_coord = 5 and lambda_noobj = 0.5 are YOLOv1's: most
 slots hold no object, so their objectness errors are damped, and box errors
-are boosted. Objectness and offsets use squared error as the course's loss
-does. Sizes are regressed in log space relative to the anchor, as in YOLOv2,
-which makes an error of 10% cost the same for a small box and a large one.
+are boosted. Objectness and offsets use squared error, as the loss of
+classification with localisation does (``localization_loss``). Sizes are
+regressed in log space relative to the anchor, as in YOLOv2, which makes an
+error of 10% cost the same for a small box and a large one.
 
 Derivatives used below, with s = sigmoid(t) and ds/dt = s (1 - s)::
 
@@ -149,7 +150,7 @@ def yolo_loss(output, target, anchors, lambda_coord=5.0, lambda_noobj=0.5,
     output : ndarray of shape (N, A * (5 + K), GH, GW), float32 or float64
         Raw network output; channel ``a * (5 + K) + j`` is entry j of anchor a.
     target : ndarray of shape (N, GH, GW, A, 5 + K)
-        Per-image targets of ``yolo_encode``, stacked.
+        The targets of ``yolo_encode`` for each image, stacked.
     anchors : array_like of shape (A, 2)
         Anchor (width, height) in cell units.
     lambda_coord : float, default 5.0

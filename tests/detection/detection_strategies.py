@@ -62,7 +62,7 @@ def pair_iou(a, b):
 
 
 def reference_nms(boxes, scores, classes, iou_threshold, score_threshold, inclusive):
-    """The course's greedy NMS as a plain Python loop over lists."""
+    """Run greedy NMS as a plain Python loop over lists; return kept indices."""
     boxes = [tuple(float(v) for v in box) for box in boxes]
     candidates = [
         i for i in range(len(boxes))

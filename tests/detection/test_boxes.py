@@ -97,8 +97,10 @@ def test_clip_boxes_to_image():
 @given(lattice_boxes())
 def test_clip_boxes_stay_inside_image(boxes):
     clipped = clip_boxes_to_image(boxes, (5, 7))
-    assert (clipped[:, 0::2] >= 0).all() and (clipped[:, 0::2] <= 7).all()
-    assert (clipped[:, 1::2] >= 0).all() and (clipped[:, 1::2] <= 5).all()
+    assert (clipped[:, 0::2] >= 0).all()
+    assert (clipped[:, 0::2] <= 7).all()
+    assert (clipped[:, 1::2] >= 0).all()
+    assert (clipped[:, 1::2] <= 5).all()
     assert (box_area(clipped) <= box_area(boxes)).all()
 
 

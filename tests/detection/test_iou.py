@@ -8,7 +8,7 @@ from detection_strategies import lattice_boxes, pair_iou, random_boxes
 from nnscratch.detection import box_iou, generalized_box_iou
 
 
-def test_iou_of_course_example_is_one_seventh():
+def test_iou_worked_example_is_one_seventh():
     iou = box_iou(np.array([[2, 1, 4, 3]]), np.array([[1, 2, 3, 4]]))
     assert iou.shape == (1, 1)
     assert iou[0, 0] == pytest.approx(1 / 7, abs=1e-15)
@@ -105,7 +105,8 @@ def test_giou_bounded_symmetric_and_below_iou(draw):
 
 
 def test_giou_of_degenerate_boxes_is_finite():
-    points = np.array([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [3.0, 1.0, 3.0, 1.0]])
+    points = np.array([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0],
+                       [3.0, 1.0, 3.0, 1.0]])
     giou = generalized_box_iou(points, points)
     assert np.isfinite(giou).all()
     assert giou[0, 1] == 0

@@ -7,7 +7,7 @@ from gradcheck import numerical_gradient, relative_error
 from nnscratch.detection import localization_loss, localization_target
 
 
-def test_localization_target_course_layout():
+def test_localization_target_layout():
     target = localization_target((0.5, 0.7, 0.3, 0.4), 1, 3)
     np.testing.assert_array_equal(target, [1, 0.5, 0.7, 0.3, 0.4, 0, 1, 0])
     np.testing.assert_array_equal(localization_target(None, None, 3), np.zeros(8))

@@ -90,7 +90,7 @@ def test_nms_dropped_box_overlaps_kept_box(draw, iou_threshold, score_threshold,
     h=st.integers(1, 16), scale=st.sampled_from([0.125, 0.5, 1.0, 3.0, 1024.0]),
 )
 def test_nms_at_exactly_threshold_iou(x, y, w, h, scale):
-    # The wide box holds the narrow one and is twice its area: IoU is exactly 0.5.
+    # The wide box contains the narrow one and is twice its area: IoU is exactly 0.5.
     wide = np.array([x, y, x + 2 * w, y + h], dtype=np.float64) * scale
     narrow = np.array([x, y, x + w, y + h], dtype=np.float64) * scale
     boxes = np.stack([wide, narrow])

@@ -1,4 +1,9 @@
-"""Naive and convolutional sliding windows on the course's 14 x 14 network."""
+"""Naive and convolutional sliding windows on a 14 x 14 classifier.
+
+The network is the sliding-window example of Andrew Ng's course on
+convolutional networks: 14x14x3 -> 16 filters 5x5 -> 2x2 max pool -> FC 400 ->
+FC 400 -> FC 4, which converts to 400 filters 5x5, 400 1x1 and 4 1x1.
+"""
 
 import numpy as np
 import pytest
@@ -12,7 +17,7 @@ from nnscratch.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU, fc_to_con
 from nnscratch.model import Sequential
 
 
-def course_network(seed=0):
+def window_classifier(seed=0):
     """14x14x3 -> 16 filters 5x5 -> 2x2 max pool -> FC 400 -> FC 400 -> FC 4."""
     rng = np.random.default_rng(seed)
     return Sequential(
@@ -28,8 +33,8 @@ def course_network(seed=0):
     ).eval()
 
 
-def test_course_network_converts_to_course_filters():
-    converted = fc_to_conv(course_network(), (1, 3, 14, 14))
+def test_classifier_converts_to_expected_filters():
+    converted = fc_to_conv(window_classifier(), (1, 3, 14, 14))
     convs = [layer for layer in converted.layers if isinstance(layer, Conv2d)]
     shapes = [layer.params["weight"].shape for layer in convs]
     assert shapes == [(16, 3, 5, 5), (400, 16, 5, 5), (400, 400, 1, 1),
@@ -38,7 +43,7 @@ def test_course_network_converts_to_course_filters():
 
 @pytest.mark.parametrize("size, expected", [(16, 2), (28, 8)])
 def test_conv_sliding_window_equals_crops_at_stride_two(size, expected):
-    model = course_network()
+    model = window_classifier()
     image = np.random.default_rng(1).standard_normal((3, size, size))
     scores = sliding_window_conv(model, image, 14)
     assert scores.shape == (4, expected, expected)
@@ -50,7 +55,7 @@ def test_conv_sliding_window_equals_crops_at_stride_two(size, expected):
 
 
 def test_naive_sliding_window_equals_conv():
-    model = course_network(2)
+    model = window_classifier(2)
     image = np.random.default_rng(3).standard_normal((1, 3, 20, 24))
     stride = sliding_window_stride(model)
     assert stride == (2, 2)
@@ -61,7 +66,7 @@ def test_naive_sliding_window_equals_conv():
 
 
 def test_naive_sliding_window_batches_give_same_scores():
-    model = course_network(4)
+    model = window_classifier(4)
     image = np.random.default_rng(5).standard_normal((3, 18, 18))
     one = sliding_window_naive(model, image, 14, 2)
     batched = sliding_window_naive(model, image, 14, 2, batch_size=7)
@@ -69,7 +74,7 @@ def test_naive_sliding_window_batches_give_same_scores():
 
 
 def test_naive_sliding_window_any_stride():
-    model = course_network(6)
+    model = window_classifier(6)
     image = np.random.default_rng(7).standard_normal((3, 20, 20))
     scores = sliding_window_naive(model, image, (14, 14), (3, 6))
     assert scores.shape == (4, 3, 2)
@@ -78,7 +83,7 @@ def test_naive_sliding_window_any_stride():
 
 
 def test_sliding_window_rejects_small_image():
-    model = course_network()
+    model = window_classifier()
     with pytest.raises(ValueError, match="larger than the image"):
         sliding_window_naive(model, np.zeros((3, 10, 20)), 14, 2)
     with pytest.raises(ValueError, match="larger than the image"):

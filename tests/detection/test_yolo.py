@@ -15,8 +15,8 @@ from nnscratch.detection import (
     yolo_output_to_grid,
 )
 
-# Course example: a tall anchor (pedestrian) and a wide one (car), cell units.
-COURSE_ANCHORS = np.array([[0.5, 1.2], [1.8, 0.8]])
+# A tall anchor (pedestrian) and a wide one (car), in cell units.
+PEDESTRIAN_CAR_ANCHORS = np.array([[0.5, 1.2], [1.8, 0.8]])
 
 
 def logit(p):
@@ -39,13 +39,15 @@ def raw_output_from_targets(targets, anchors, confidence=30.0):
     return yolo_grid_to_output(raw)
 
 
-def test_yolo_encode_course_example():
-    # 300 x 300 image, 3 x 3 grid: cells are 100 pixels. The car's centre is in
-    # row 2, column 1 at offsets (0.7, 0.7); it is 1.9 cells wide, 0.8 high.
+def test_yolo_encode_car_example():
+    # The car of the YOLO example in Andrew Ng's course on convolutional
+    # networks. 300 x 300 image, 3 x 3 grid: cells are 100 pixels. The car's
+    # centre is in row 2, column 1 at offsets (0.7, 0.7). It is 1.9 cells
+    # wide and 0.8 high, and its class is the second of three (car).
     cx, cy, w, h = 170.0, 270.0, 190.0, 80.0
     box = np.array([[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]])
     target, collisions = yolo_encode(box, np.array([1]), (300, 300), 3,
-                                     COURSE_ANCHORS, 3)
+                                     PEDESTRIAN_CAR_ANCHORS, 3)
     assert target.shape == (3, 3, 2, 8)
     assert collisions == 0
     np.testing.assert_allclose(target[2, 1, 1], [1, 0.7, 0.7, 0.8, 1.9, 0, 1, 0],
@@ -85,7 +87,8 @@ def test_yolo_encode_reports_collisions():
                                          [[1.0, 1.0]], 2)
     assert collisions == 1
     # The first box keeps the slot.
-    assert target[0, 0, 0, 5] == 1 and target[0, 0, 0, 6] == 0
+    assert target[0, 0, 0, 5] == 1
+    assert target[0, 0, 0, 6] == 0
 
 
 def test_yolo_encode_non_square_grid_and_image():
@@ -121,7 +124,8 @@ def one_box_per_cell(draw, grid=4, image=128.0):
     boxes = []
     for index in cells:
         row, col = divmod(index, grid)
-        cx, cy = (col + rng.uniform(0.05, 0.95)) * cell, (row + rng.uniform(0.05, 0.95)) * cell
+        cx = (col + rng.uniform(0.05, 0.95)) * cell
+        cy = (row + rng.uniform(0.05, 0.95)) * cell
         w, h = rng.uniform(4, 80, 2)
         boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
     labels = rng.integers(0, 3, len(boxes))
