@@ -8,7 +8,13 @@ import numpy as np
 
 
 class Optimizer:
-    """Base class: holds parameters, a learning rate and per-parameter state."""
+    """Base class: holds parameters, a learning rate and per-parameter state.
+
+    ``state[name][slot]`` holds one array per parameter and slot; the slots a
+    subclass uses are listed in ``state_slots``.
+    """
+
+    state_slots = ()
 
     def __init__(self, parameters, lr):
         self.parameters = list(parameters)
@@ -53,17 +59,31 @@ class Optimizer:
                 f"{type(self).__name__}"
             )
         names = {p.name: p for p in self.parameters}
-        self.state = {}
+        # Build the new state aside, so a bad entry leaves the old one in place.
+        state = {}
         for key, value in arrays.items():
             name, slot = key.rsplit("/", 1)
             if name not in names:
                 raise ValueError(f"optimiser state names unknown parameter {name!r}")
-            if value.shape != names[name].data.shape:
+            if slot not in self.state_slots:
+                raise ValueError(
+                    f"optimiser state {key!r} has unknown slot {slot!r}; "
+                    f"{type(self).__name__} uses {list(self.state_slots)}"
+                )
+            weight = names[name].data
+            if value.shape != weight.shape:
                 raise ValueError(
                     f"optimiser state {key!r} has shape {value.shape}, the "
-                    f"parameter has {names[name].data.shape}"
+                    f"parameter has {weight.shape}"
                 )
-            self.state.setdefault(name, {})[slot] = value.copy()
+            state.setdefault(name, {})[slot] = value.astype(weight.dtype)
+        for name, slots in state.items():
+            missing = sorted(set(self.state_slots) - set(slots))
+            if missing:
+                raise ValueError(
+                    f"optimiser state for {name!r} lacks slots {missing}"
+                )
+        self.state = state
         self.lr = float(info["lr"])
         self.step_count = int(info["step_count"])
 
@@ -78,6 +98,8 @@ class SGD(Optimizer):
         step = g + momentum * v if nesterov else v
         w = w - lr * step
     """
+
+    state_slots = ("velocity",)
 
     def __init__(self, parameters, lr=0.01, momentum=0.0, nesterov=False,
                  weight_decay=0.0):
@@ -116,7 +138,9 @@ class Adam(Optimizer):
         w = w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
 
     AdamW instead shrinks the weight directly, w = w (1 - lr * weight_decay),
-    before the update.
+    before the update. As in PyTorch, t counts the steps at which this
+    parameter had a gradient (``param_steps``), not the optimiser's steps, so
+    a parameter that joins training late gets the full bias correction.
 
     References
     ----------
@@ -125,6 +149,7 @@ class Adam(Optimizer):
     """
 
     decoupled_weight_decay = False
+    state_slots = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, parameters, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
                  weight_decay=0.0):
@@ -134,13 +159,28 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas!r}")
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
+        self.param_steps = {}
+
+    def state_dict(self):
+        arrays, info = super().state_dict()
+        info["param_steps"] = dict(self.param_steps)
+        return arrays, info
+
+    def load_state_dict(self, arrays, info):
+        super().load_state_dict(arrays, info)
+        # State written without per-parameter counts: every parameter with
+        # moments is taken to have stepped each time.
+        default = {name: self.step_count for name in self.state}
+        self.param_steps = {name: int(t) for name, t in
+                            info.get("param_steps", default).items()}
 
     def step(self):
         self.step_count += 1
-        t = self.step_count
-        correction1 = 1 - self.beta1**t
-        correction2 = 1 - self.beta2**t
         for parameter, grad in self._gradients():
+            t = self.param_steps.get(parameter.name, 0) + 1
+            self.param_steps[parameter.name] = t
+            correction1 = 1 - self.beta1**t
+            correction2 = 1 - self.beta2**t
             w = parameter.data
             if self.weight_decay and self.decoupled_weight_decay:
                 w *= 1 - self.lr * self.weight_decay
