@@ -20,6 +20,10 @@ import numpy as np
 
 FORMAT_VERSION = 1
 _METADATA_KEY = "__metadata__"
+# Metadata keys that the format itself writes (or that loading adds).
+_RESERVED_KEYS = ("format_version", "optimizer_arrays")
+# Every .npz is a zip archive, whose first local file header starts so.
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 class CheckpointError(ValueError):
@@ -46,6 +50,12 @@ def save_checkpoint(path, model, /, optimizer=None, **metadata):
     str
         The path written.
     """
+    for key in _RESERVED_KEYS:
+        if key in metadata:
+            raise ValueError(
+                f"save_checkpoint: metadata key {key!r} is reserved for the "
+                "checkpoint format; rename it"
+            )
     arrays = {f"model/{k}": v for k, v in model.state_dict().items()}
     info = {"format_version": FORMAT_VERSION, **metadata}
     if optimizer is not None:
@@ -117,6 +127,14 @@ def load_checkpoint(path, model=None, optimizer=None, strict=True):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path!r}")
+    with open(path, "rb") as stream:
+        magic = stream.read(len(_ZIP_MAGIC))
+    # np.load would read a lone .npy array, or try to unpickle anything else.
+    if magic != _ZIP_MAGIC:
+        raise CheckpointError(
+            f"checkpoint {path!r} is not an .npz archive (it starts with "
+            f"{magic!r}); is it empty, truncated or another kind of file?"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             contents = {key: archive[key] for key in archive.files}
@@ -126,7 +144,12 @@ def load_checkpoint(path, model=None, optimizer=None, strict=True):
             "rewrite it with save_checkpoint"
         ) from None
     except ValueError as error:
-        # numpy raises ValueError for object arrays that need pickle.
+        # numpy raises ValueError for object arrays that need pickle, and for
+        # a damaged .npy header inside the archive.
+        if "pickle" not in str(error):
+            raise CheckpointError(
+                f"checkpoint {path!r} has a corrupt array entry ({error})"
+            ) from None
         raise CheckpointError(
             f"checkpoint {path!r} holds pickled objects, which are never loaded "
             f"because unpickling can run code ({error})"
@@ -141,6 +164,11 @@ def load_checkpoint(path, model=None, optimizer=None, strict=True):
         metadata = json.loads(contents.pop(_METADATA_KEY).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"checkpoint {path!r} has corrupt metadata: {error}") from None
+    if not isinstance(metadata, dict):
+        raise CheckpointError(
+            f"checkpoint {path!r} has corrupt metadata: expected a JSON object, "
+            f"got {type(metadata).__name__}"
+        )
     version = metadata.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(
@@ -164,5 +192,11 @@ def load_checkpoint(path, model=None, optimizer=None, strict=True):
                 f"checkpoint {path!r} does not fit the model: {message}"
             ) from None
     if optimizer is not None and "optimizer" in metadata:
-        optimizer.load_state_dict(opt_arrays, metadata["optimizer"])
+        try:
+            optimizer.load_state_dict(opt_arrays, metadata["optimizer"])
+        except (KeyError, ValueError) as error:
+            message = error.args[0] if error.args else str(error)
+            raise CheckpointError(
+                f"checkpoint {path!r} does not fit the optimiser: {message}"
+            ) from None
     return state, metadata

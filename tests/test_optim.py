@@ -344,3 +344,18 @@ def test_apply_sets_optimiser_lr():
 def test_schedules_reject_bad_settings(make, fragment):
     with pytest.raises(ValueError, match=fragment):
         make()
+
+
+@pytest.mark.parametrize("make, changed", [
+    (lambda p: SGD(p, lr=0.1, momentum=0.8, nesterov=True, weight_decay=0.01),
+     {"momentum": 0.8, "nesterov": True, "weight_decay": 0.01}),
+    (lambda p: AdamW(p, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.2),
+     {"beta1": 0.5, "beta2": 0.9, "eps": 1e-6, "weight_decay": 0.2}),
+])
+def test_load_state_dict_restores_hyperparameters(make, changed):
+    # PyTorch's optimiser state dicts restore their parameter groups too.
+    source = make(make_model(0).parameters())
+    target = type(source)(make_model(0).parameters())
+    target.load_state_dict(*source.state_dict())
+    for name, value in changed.items():
+        assert getattr(target, name) == value

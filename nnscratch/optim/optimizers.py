@@ -11,10 +11,13 @@ class Optimizer:
     """Base class: holds parameters, a learning rate and per-parameter state.
 
     ``state[name][slot]`` holds one array per parameter and slot; the slots a
-    subclass uses are listed in ``state_slots``.
+    subclass uses are listed in ``state_slots``. ``state_dict`` also saves the
+    attributes named in ``hyperparameters``, and ``load_state_dict`` restores
+    them, as PyTorch restores its parameter groups.
     """
 
     state_slots = ()
+    hyperparameters = ()
 
     def __init__(self, parameters, lr):
         self.parameters = list(parameters)
@@ -48,7 +51,9 @@ class Optimizer:
                   for name, slots in self.state.items()
                   for slot, value in slots.items()}
         info = {"type": type(self).__name__, "lr": self.lr,
-                "step_count": self.step_count}
+                "step_count": self.step_count,
+                "hyperparameters": {name: getattr(self, name)
+                                    for name in self.hyperparameters}}
         return arrays, info
 
     def load_state_dict(self, arrays, info):
@@ -83,9 +88,18 @@ class Optimizer:
                 raise ValueError(
                     f"optimiser state for {name!r} lacks slots {missing}"
                 )
+        saved = info.get("hyperparameters", {})
+        unknown = sorted(set(saved) - set(self.hyperparameters))
+        if unknown:
+            raise ValueError(
+                f"optimiser state has unknown hyper-parameters {unknown} for "
+                f"{type(self).__name__}"
+            )
         self.state = state
         self.lr = float(info["lr"])
         self.step_count = int(info["step_count"])
+        for name, value in saved.items():
+            setattr(self, name, type(getattr(self, name))(value))
 
 
 class SGD(Optimizer):
@@ -100,6 +114,7 @@ class SGD(Optimizer):
     """
 
     state_slots = ("velocity",)
+    hyperparameters = ("momentum", "nesterov", "weight_decay")
 
     def __init__(self, parameters, lr=0.01, momentum=0.0, nesterov=False,
                  weight_decay=0.0):
@@ -150,6 +165,7 @@ class Adam(Optimizer):
 
     decoupled_weight_decay = False
     state_slots = ("exp_avg", "exp_avg_sq")
+    hyperparameters = ("beta1", "beta2", "eps", "weight_decay")
 
     def __init__(self, parameters, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
                  weight_decay=0.0):
