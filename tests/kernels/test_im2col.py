@@ -142,3 +142,9 @@ def test_python_versions_equal_compiled_kernels():
     np.testing.assert_array_equal(
         col2im_numba.py_func(cols, *col2im_args(g)), col2im_numba(cols, *col2im_args(g))
     )
+
+
+def test_kernels_run_with_every_thread():
+    import numba
+
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
