@@ -81,6 +81,11 @@ def write_atomic(path, data):
     os.makedirs(folder, exist_ok=True)
     handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
     try:
+        # mkstemp creates the file readable by its owner only; give it the
+        # mode an ordinary open() would (0o666 less the umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_path, 0o666 & ~umask)
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()

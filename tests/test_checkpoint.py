@@ -4,6 +4,7 @@ import io
 import json
 import os
 import pickle
+import stat
 import zipfile
 
 import numpy as np
@@ -302,3 +303,11 @@ def test_saved_model_gives_same_outputs(tmp_path):
     load_checkpoint(tmp_path / "c.npz", restored)
     x = normal_array(0, (2, 1, 4, 4), dtype=np.float32)
     np.testing.assert_array_equal(restored.forward(x), model.forward(x))
+
+
+def test_checkpoint_gets_ordinary_file_permissions(tmp_path):
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, make_model())
+    reference = tmp_path / "plain"
+    reference.write_bytes(b"")
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
