@@ -152,6 +152,12 @@ def check_dout(dout, expected_shape, name):
 
 def pair(value, name):
     """Return ``value`` as a pair of ints, accepting an int or a 2-sequence."""
+    # bool is a subclass of int, but kernel_size=True is a mistake, not 1.
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, (tuple, list))
+        and any(isinstance(v, (bool, np.bool_)) for v in value)
+    ):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     if isinstance(value, (int, np.integer)):
         return int(value), int(value)
     if isinstance(value, (tuple, list)) and len(value) == 2:

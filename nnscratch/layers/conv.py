@@ -117,7 +117,9 @@ class Conv2d(Layer):
         super().__init__()
         for label, value in (("in_channels", in_channels),
                              ("out_channels", out_channels)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            is_count = isinstance(value, (int, np.integer)) and not isinstance(
+                value, bool)
+            if not is_count or value < 1:
                 raise ValueError(f"Conv2d: {label} must be a positive int, got {value!r}")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)

@@ -38,8 +38,10 @@ def linear_to_conv(linear, in_shape):
             f"linear_to_conv: a feature map of shape {in_shape} has {C * H * W} "
             f"values but the Linear layer takes {linear.in_features}"
         )
+    # The throwaway initial weights come from a private generator, so that a
+    # conversion leaves the library generator (and so later runs) untouched.
     conv = Conv2d(C, linear.out_features, (H, W), bias="bias" in linear.params,
-                  dtype=weight.dtype)
+                  dtype=weight.dtype, rng=np.random.default_rng(0))
     conv.params["weight"] = weight.reshape(linear.out_features, C, H, W).copy()
     if "bias" in linear.params:
         conv.params["bias"] = linear.params["bias"].copy()

@@ -36,7 +36,9 @@ class Linear(Layer):
         super().__init__()
         for label, value in (("in_features", in_features),
                              ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            is_count = isinstance(value, (int, np.integer)) and not isinstance(
+                value, bool)
+            if not is_count or value < 1:
                 raise ValueError(f"Linear: {label} must be a positive int, got {value!r}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
@@ -86,10 +88,13 @@ class Flatten(Layer):
     """Reshape (N, C, H, W) to (N, C * H * W), in C-order as PyTorch does."""
 
     def forward(self, x):
-        if not isinstance(x, np.ndarray) or x.ndim < 2:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(
+                f"Flatten expects a numpy.ndarray, got {type(x).__name__}"
+            )
+        if x.ndim < 2:
             raise ValueError(
-                f"Flatten expects an array with a batch axis, got "
-                f"{getattr(x, 'shape', type(x).__name__)}"
+                f"Flatten expects an array with a batch axis, got shape {x.shape}"
             )
         self._cache = x.shape
         # An explicit size, because -1 cannot be inferred for an empty batch.

@@ -43,7 +43,8 @@ class BatchNorm2d(Layer):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32):
         super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
+        if (not isinstance(num_features, (int, np.integer))
+                or isinstance(num_features, bool) or num_features < 1):
             raise ValueError(
                 f"BatchNorm2d: num_features must be a positive int, got {num_features!r}"
             )

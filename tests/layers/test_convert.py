@@ -95,3 +95,12 @@ def test_fc_to_conv_rejects_linear_before_flatten():
     model = Sequential(Linear(4, 2))
     with pytest.raises(ValueError, match="before any Flatten"):
         fc_to_conv(model, (1, 4))
+
+
+def test_conversion_leaves_library_generator_untouched():
+    from nnscratch import init
+
+    model = course_net()
+    state = init.get_rng_state()
+    fc_to_conv(model, (1, 3, 14, 14))
+    assert init.get_rng_state() == state

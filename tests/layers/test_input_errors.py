@@ -202,3 +202,26 @@ def test_batchnorm_rejects_bad_channel_count():
 def re_shape(shape):
     """Return a regex matching ``shape`` as Python prints it."""
     return "\\(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + "\\)"
+
+
+@pytest.mark.parametrize("kernel_size", [True, (3, False)])
+def test_bool_kernel_size_is_rejected(kernel_size):
+    with pytest.raises(TypeError, match="kernel_size must be an int or a pair"):
+        Conv2d(3, 2, kernel_size)
+
+
+def test_flatten_names_bad_input():
+    with pytest.raises(TypeError, match="numpy.ndarray, got list"):
+        Flatten().forward([[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"batch axis, got shape \(3,\)"):
+        Flatten().forward(np.ones(3))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Conv2d(True, 2, 3),
+    lambda: Linear(3, True),
+    lambda: BatchNorm2d(True),
+])
+def test_bool_channel_count_is_rejected(make):
+    with pytest.raises(ValueError, match="must be a positive int, got True"):
+        make()
