@@ -6,9 +6,9 @@ replace it), so the gradient of a window with equal maxima goes to its
 top-left-most maximum. A NaN anywhere in a window wins and propagates.
 
 ``argmax[n, c, oh, ow]`` stores ``h * W + w``, the flat index of the winner in
-its (unpadded) input plane. Padding counts as -inf and so never wins, because
-the layers require padding <= kernel // 2, which keeps at least one real pixel
-in every window.
+its (unpadded) input plane. Padding never wins, even against real -inf
+values: both twins skip it. The layers require padding <= kernel // 2, which
+keeps at least one real pixel in every window.
 """
 
 import numba
