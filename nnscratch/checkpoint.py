@@ -65,7 +65,9 @@ def save_checkpoint(path, model, /, optimizer=None, **metadata):
     try:
         encoded = json.dumps(info, sort_keys=True).encode("utf-8")
     except TypeError as error:
-        raise TypeError(f"checkpoint metadata must be JSON-serialisable: {error}") from None
+        raise TypeError(
+            f"checkpoint metadata must be JSON-serialisable: {error}"
+        ) from None
     arrays[_METADATA_KEY] = np.frombuffer(encoded, dtype=np.uint8)
 
     buffer = io.BytesIO()
@@ -168,7 +170,9 @@ def load_checkpoint(path, model=None, optimizer=None, strict=True):
     try:
         metadata = json.loads(contents.pop(_METADATA_KEY).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"checkpoint {path!r} has corrupt metadata: {error}") from None
+        raise CheckpointError(
+            f"checkpoint {path!r} has corrupt metadata: {error}"
+        ) from None
     if not isinstance(metadata, dict):
         raise CheckpointError(
             f"checkpoint {path!r} has corrupt metadata: expected a JSON object, "
@@ -181,10 +185,10 @@ def load_checkpoint(path, model=None, optimizer=None, strict=True):
             f"reads version {FORMAT_VERSION}"
         )
 
-    state = {k[len("model/"):]: v for k, v in contents.items() if k.startswith("model/")}
-    opt_arrays = {
-        k[len("optimizer/"):]: v for k, v in contents.items() if k.startswith("optimizer/")
-    }
+    state = {key.removeprefix("model/"): value for key, value in contents.items()
+             if key.startswith("model/")}
+    opt_arrays = {key.removeprefix("optimizer/"): value
+                  for key, value in contents.items() if key.startswith("optimizer/")}
     if opt_arrays:
         metadata["optimizer_arrays"] = opt_arrays
 

@@ -16,7 +16,10 @@ def _check_float(array, name, loss):
 
 
 def log_softmax(logits, axis=1):
-    """Compute log(softmax(logits)) by the log-sum-exp trick (finite for huge logits)."""
+    """Compute log(softmax(logits)) by the log-sum-exp trick.
+
+    Subtracting the maximum first keeps the result finite for huge logits.
+    """
     shifted = logits - logits.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 

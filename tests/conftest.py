@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # Layer tests call the kernels thousands of times on tiny arrays, where
-# starting parallel threads costs far more than the work: an im2col of a
+# starting parallel threads costs far more than the work. An im2col of a
 # (2, 2, 5, 5) input took 4.4 ms with 2 threads and 29 us with 1 on a loaded
 # 2-core VM. tests/kernels runs the kernels with all threads again, so races
 # would still show there.

@@ -55,7 +55,8 @@ def relative_error(analytic, numeric, floor=0.0):
     numeric = np.asarray(numeric, dtype=np.float64)
     if analytic.shape != numeric.shape:
         raise ValueError(
-            f"gradient shapes differ: analytic {analytic.shape}, numeric {numeric.shape}"
+            f"gradient shapes differ: analytic {analytic.shape}, "
+            f"numeric {numeric.shape}"
         )
     if analytic.size == 0:
         return 0.0

@@ -214,7 +214,7 @@ def test_missing_file_is_rejected(tmp_path):
         load_checkpoint(tmp_path / "absent.npz")
 
 
-def test_optimiser_state_that_does_not_fit_raises_checkpoint_error(tmp_path):
+def test_unfitting_optimiser_state_is_rejected(tmp_path):
     model = make_model()
     optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
     train_steps(model, optimizer, 1)

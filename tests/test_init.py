@@ -42,7 +42,8 @@ def test_fans_of_conv_and_linear_weights():
     ("sigmoid", 0.0, 1.0),
     ("linear", 0.0, 1.0),
 ])
-def test_kaiming_normal_std_is_gain_over_sqrt_fan_in(nonlinearity, slope, expected):
+def test_kaiming_normal_std(nonlinearity, slope, expected):
+    # std = gain / sqrt(fan_in)
     weight = init.kaiming_normal(SHAPE, nonlinearity, slope, rng=rng(),
                                  dtype=np.float64)
     assert weight.shape == SHAPE

@@ -116,7 +116,11 @@ def test_parameters_without_gradient_are_skipped_like_torch(torch, name):
         options["momentum"] = 0.9
 
     def skip(step):
-        return {"1.bias"} if step < 2 else {"0.weight"} if step == 3 else set()
+        if step < 2:
+            return {"1.bias"}
+        if step == 3:
+            return {"0.weight"}
+        return set()
 
     run_against_torch(torch, lambda p: ours_cls(p, **options),
                       lambda p: getattr(torch.optim, name)(p, **options), seed=3,
@@ -199,7 +203,7 @@ def test_adam_state_keeps_per_parameter_step_counts():
     assert restored.param_steps == adam.param_steps
 
 
-def test_optimiser_state_with_missing_slot_is_rejected_and_not_loaded():
+def test_missing_state_slot_is_rejected():
     model = make_model(0)
     adam = Adam(model.parameters())
     set_gradients(model, np.random.default_rng(0))
@@ -207,7 +211,7 @@ def test_optimiser_state_with_missing_slot_is_rejected_and_not_loaded():
     arrays, info = adam.state_dict()
     del arrays["1.bias/exp_avg_sq"]
     fresh = Adam(model.parameters())
-    with pytest.raises(ValueError, match=r"'1.bias' lacks slots \['exp_avg_sq'\]"):
+    with pytest.raises(ValueError, match=r"'1.bias' is missing slots \['exp_avg_sq'\]"):
         fresh.load_state_dict(arrays, info)
     assert fresh.state == {}
     assert fresh.step_count == 0

@@ -99,7 +99,7 @@ def maxpool_forward_numpy(x, KH, KW, SH, SW, PH, PW, OH, OW):
     # The winner is the first real pixel equal to the window maximum, or the
     # first NaN. Padding is excluded explicitly: -inf padding ties with a
     # window of real -inf values and would otherwise win by coming first.
-    maximum = flat.max(axis=-1, keepdims=True)  # NaN if the window holds one
+    maximum = flat.max(axis=-1, keepdims=True)  # NaN if the window contains one
     is_winner = real_flat & ((flat == maximum) | np.isnan(flat))
     winner = np.argmax(is_winner, axis=-1)
     out = np.take_along_axis(flat, winner[..., None], axis=-1)[..., 0]

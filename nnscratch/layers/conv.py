@@ -120,7 +120,9 @@ class Conv2d(Layer):
             is_count = isinstance(value, (int, np.integer)) and not isinstance(
                 value, bool)
             if not is_count or value < 1:
-                raise ValueError(f"Conv2d: {label} must be a positive int, got {value!r}")
+                raise ValueError(
+                    f"Conv2d: {label} must be a positive int, got {value!r}"
+                )
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size = pair(kernel_size, "kernel_size")

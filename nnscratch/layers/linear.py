@@ -39,7 +39,9 @@ class Linear(Layer):
             is_count = isinstance(value, (int, np.integer)) and not isinstance(
                 value, bool)
             if not is_count or value < 1:
-                raise ValueError(f"Linear: {label} must be a positive int, got {value!r}")
+                raise ValueError(
+                    f"Linear: {label} must be a positive int, got {value!r}"
+                )
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         weight, b = init.pytorch_default((out_features, in_features), rng=rng,

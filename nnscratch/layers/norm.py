@@ -46,7 +46,8 @@ class BatchNorm2d(Layer):
         if (not isinstance(num_features, (int, np.integer))
                 or isinstance(num_features, bool) or num_features < 1):
             raise ValueError(
-                f"BatchNorm2d: num_features must be a positive int, got {num_features!r}"
+                "BatchNorm2d: num_features must be a positive int, got "
+                f"{num_features!r}"
             )
         self.num_features = int(num_features)
         self.eps = float(eps)

@@ -10,7 +10,7 @@ import numpy as np
 class Optimizer:
     """Base class: holds parameters, a learning rate and per-parameter state.
 
-    ``state[name][slot]`` holds one array per parameter and slot; the slots a
+    ``state[name][slot]`` is one array per parameter and slot; the slots a
     subclass uses are listed in ``state_slots``. ``state_dict`` also saves the
     attributes named in ``hyperparameters``, and ``load_state_dict`` restores
     them, as PyTorch restores its parameter groups.
@@ -63,6 +63,7 @@ class Optimizer:
                 f"optimiser state is for {info.get('type')!r}, not "
                 f"{type(self).__name__}"
             )
+
         names = {p.name: p for p in self.parameters}
         # Build the new state aside, so a bad entry leaves the old one in place.
         state = {}
@@ -82,12 +83,14 @@ class Optimizer:
                     f"parameter has {weight.shape}"
                 )
             state.setdefault(name, {})[slot] = value.astype(weight.dtype)
+
         for name, slots in state.items():
             missing = sorted(set(self.state_slots) - set(slots))
             if missing:
                 raise ValueError(
-                    f"optimiser state for {name!r} lacks slots {missing}"
+                    f"optimiser state for {name!r} is missing slots {missing}"
                 )
+
         saved = info.get("hyperparameters", {})
         unknown = sorted(set(saved) - set(self.hyperparameters))
         if unknown:
@@ -95,6 +98,7 @@ class Optimizer:
                 f"optimiser state has unknown hyper-parameters {unknown} for "
                 f"{type(self).__name__}"
             )
+
         self.state = state
         self.lr = float(info["lr"])
         self.step_count = int(info["step_count"])
@@ -172,7 +176,9 @@ class Adam(Optimizer):
         super().__init__(parameters, lr)
         self.beta1, self.beta2 = (float(b) for b in betas)
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
-            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas!r}")
+            raise ValueError(
+                f"{type(self).__name__}: betas must be in [0, 1), got {betas!r}"
+            )
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
         self.param_steps = {}

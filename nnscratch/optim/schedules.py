@@ -50,7 +50,9 @@ class WarmupLR:
 
     def __init__(self, base_lr, warmup_steps):
         if warmup_steps < 1:
-            raise ValueError(f"WarmupLR: warmup_steps must be >= 1, got {warmup_steps!r}")
+            raise ValueError(
+                f"WarmupLR: warmup_steps must be >= 1, got {warmup_steps!r}"
+            )
         self.base_lr, self.warmup_steps = base_lr, warmup_steps
 
     def __call__(self, step):

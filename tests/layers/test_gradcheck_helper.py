@@ -29,7 +29,7 @@ def test_relative_error_sees_one_wrong_element():
 
 
 class WrongSquare(Layer):
-    """x^2 with a backward pass that forgets the factor 2 on one element."""
+    """x^2 with a backward pass that drops the factor 2 on one element."""
 
     def forward(self, x):
         self._cache = x

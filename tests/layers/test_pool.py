@@ -47,9 +47,9 @@ def maxpool_loops(x, geometry):
                             w = ow * g.SW - g.PW + j
                             if not (0 <= h < g.H and 0 <= w < g.W):
                                 continue
-                            if best is None or x[n, c, h, w] > x[n, c, best[0], best[1]]:
+                            if best is None or x[n, c, h, w] > x[n, c, *best]:
                                 best = (h, w)
-                    out[n, c, oh, ow] = x[n, c, best[0], best[1]]
+                    out[n, c, oh, ow] = x[n, c, *best]
                     winners[n, c, oh, ow] = best
     return out, winners
 
