@@ -311,3 +311,10 @@ def test_checkpoint_gets_ordinary_file_permissions(tmp_path):
     reference = tmp_path / "plain"
     reference.write_bytes(b"")
     assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
+
+
+def test_metadata_may_use_the_key_model(tmp_path):
+    spec = {"name": "tiny", "config": {"width": 3}}
+    save_checkpoint(tmp_path / "c.npz", make_model(), model=spec)
+    _, metadata = load_checkpoint(tmp_path / "c.npz")
+    assert metadata["model"] == spec
