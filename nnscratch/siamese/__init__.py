@@ -1,0 +1,28 @@
+"""One-shot verification with a Siamese network.
+
+One convolutional network f maps every image to an L2-normalised encoding, and
+the distance d(x1, x2) = ||f(x1) - f(x2)||^2 decides: the same identity if
+d <= tau, different ones otherwise. Both branches of the Siamese network are the
+same layers with the same weights, so a training batch runs through f once and
+the gradients of every role (anchor, positive, negative) are summed per image
+before one backward pass.
+
+Modules
+-------
+model
+    The embedding network, the L2-normalisation layer and the pair head.
+losses
+    Triplet loss and the binary (logistic) loss on |f(x1) - f(x2)|.
+mining
+    Random, batch-hard and semi-hard triplet choice within a batch.
+metrics
+    ROC curve and AUC, accuracy-maximising threshold with k folds, TAR at a
+    given FAR and N-way one-shot accuracy.
+data
+    Identity folders, the humpback-whale CSV layout and the held-out-digit
+    MNIST benchmark.
+train
+    The training loop: P identities x K images per batch, mining, one step.
+commands
+    Train, verify, identify and evaluate, as called by ``nnscratch siamese``.
+"""
