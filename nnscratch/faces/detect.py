@@ -210,7 +210,7 @@ class FaceDetector:
         scores : ndarray of shape (M,), float64
             Face probabilities, descending.
         """
-        from nnscratch.detection.nms import nms
+        from nnscratch.detection import nms
 
         if not 0 <= threshold <= 1:
             raise ValueError(f"detect: threshold must be in [0, 1], got {threshold!r}")

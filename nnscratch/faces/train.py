@@ -292,7 +292,7 @@ def main(argv=None):
 
     import inspect
 
-    # Record every setting, defaults included, so the checkpoint says how to
+    # Store every setting, defaults included, so the checkpoint records how to
     # reproduce it.
     signature = inspect.signature(train_face_classifier)
     settings = {

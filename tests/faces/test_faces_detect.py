@@ -136,3 +136,14 @@ def test_shipped_detector_silent_on_face_free_photograph(shipped_detector, name)
 
     assert boxes.shape == (0, 4)
     assert scores.shape == (0,)
+
+
+def test_kept_boxes_overlap_below_iou_threshold(shipped_detector):
+    boxes, scores = shipped_detector.detect(skimage.data.astronaut(), threshold=0.3,
+                                            iou_threshold=0.3)
+
+    assert len(boxes) >= 2
+    assert np.all(np.diff(scores) <= 0)
+    for first in range(len(boxes)):
+        for second in range(first + 1, len(boxes)):
+            assert iou_xyxy(boxes[first], boxes[second]) < 0.3
