@@ -1,0 +1,137 @@
+"""End to end: a tiny generated identity folder trains, verifies and identifies."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nnscratch import load_checkpoint, save_checkpoint
+from nnscratch.cli import main
+from nnscratch.siamese.commands import identify_image, verify_images
+from nnscratch.zoo import load_model
+
+from .identities import make_identity_folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("siamese")
+    people = make_identity_folder(root / "people", per_identity=6, size=16)
+    gallery = root / "gallery"
+    gallery.mkdir()
+    for name in ("astronaut", "camera", "chelsea", "coffee"):
+        (gallery / f"{name}.png").write_bytes((people / name / "0.png").read_bytes())
+    out = root / "run"
+    status = main(["siamese", "train", "--data", str(people), "--epochs", "4",
+                   "--image-size", "16", "--classes-per-batch", "4",
+                   "--images-per-class", "4", "--embedding-size", "16",
+                   "--out", str(out)])
+    assert status == 0
+    return {"people": people, "gallery": gallery, "weights": out / "siamese.npz"}
+
+
+def test_train_writes_checkpoint_with_tau(trained, capsys):
+    _, metadata = load_checkpoint(trained["weights"])
+    assert np.isfinite(metadata["tau"])
+    assert metadata["score"] == "distance"
+    assert metadata["model"]["name"] == "siamese"
+    assert metadata["identities"] == ["astronaut", "camera", "chelsea", "coffee"]
+    model, _ = load_model(trained["weights"])
+    assert model.embedding_size == 16
+
+
+def test_verify_prints_distance_and_decision(trained, capsys):
+    people = trained["people"]
+    status = main(["siamese", "verify", str(people / "camera" / "1.png"),
+                   str(people / "coffee" / "2.png"), "--weights",
+                   str(trained["weights"])])
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "squared distance:" in output
+    assert "tau" in output
+    assert ("same" in output) or ("different" in output)
+
+
+def test_verify_same_image_is_same(trained):
+    image = trained["people"] / "chelsea" / "3.png"
+    result = verify_images(image, image, weights=trained["weights"])
+    assert result["distance"] == pytest.approx(0, abs=1e-6)
+    assert result["same"]
+
+
+def test_identify_ranks_every_gallery_identity(trained, capsys):
+    status = main(["siamese", "identify", str(trained["people"] / "astronaut" / "4.png"),
+                   "--gallery", str(trained["gallery"]), "--weights",
+                   str(trained["weights"])])
+    output = capsys.readouterr().out
+    assert status == 0
+    result = identify_image(trained["people"] / "astronaut" / "4.png",
+                            trained["gallery"], weights=trained["weights"])
+    assert sorted(name for name, _ in result["ranking"]) == [
+        "astronaut", "camera", "chelsea", "coffee"]
+    assert result["identity"] in output
+
+
+def test_identify_gallery_image_finds_itself(trained):
+    result = identify_image(trained["gallery"] / "coffee.png", trained["gallery"],
+                            weights=trained["weights"])
+    assert result["nearest"] == "coffee"
+    assert result["score"] == pytest.approx(0, abs=1e-6)
+
+
+def test_identify_beyond_tau_is_unknown(trained, tmp_path):
+    model, metadata = load_model(trained["weights"])
+    metadata.pop("format_version")
+    metadata["tau"] = -1.0
+    strict = save_checkpoint(tmp_path / "strict.npz", model, **metadata)
+    result = identify_image(trained["gallery"] / "coffee.png", trained["gallery"],
+                            weights=strict)
+    assert result["identity"] == "unknown"
+    assert result["nearest"] == "coffee"
+
+
+def test_evaluate_writes_json_and_roc(trained, tmp_path, capsys):
+    json_path = tmp_path / "metrics.json"
+    roc_path = tmp_path / "roc.png"
+    status = main(["siamese", "evaluate", "--data", str(trained["people"]),
+                   "--json", str(json_path), "--roc", str(roc_path), "--trials",
+                   "200", "--weights", str(trained["weights"])])
+    assert status == 0
+    assert "ROC AUC" in capsys.readouterr().out
+    result = json.loads(json_path.read_text())
+    for key in ("auc", "accuracy", "tar_at_far_1e-3", "one_shot_accuracy"):
+        assert key in result
+        assert 0 <= result[key] <= 1
+    # The identities were seen in training, so the distances separate them.
+    assert result["auc"] > 0.7
+    assert roc_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_binary_loss_trains_and_verifies(trained, tmp_path):
+    status = main(["siamese", "train", "--data", str(trained["people"]),
+                   "--loss", "binary", "--mining", "random", "--epochs", "2",
+                   "--image-size", "16", "--classes-per-batch", "4",
+                   "--images-per-class", "4", "--embedding-size", "8",
+                   "--out", str(tmp_path)])
+    assert status == 0
+    _, metadata = load_checkpoint(tmp_path / "siamese.npz")
+    assert metadata["score"] == "logistic"
+    image = trained["people"] / "camera" / "0.png"
+    result = verify_images(image, image, weights=tmp_path / "siamese.npz")
+    assert 0 <= result["score"] <= 1
+
+
+def test_missing_weights_is_a_clear_error(tmp_path, capsys):
+    status = main(["siamese", "evaluate", "--weights", str(tmp_path / "none.npz")])
+    assert status == 2
+    assert "siamese train" in capsys.readouterr().err
+
+
+def test_train_on_whale_csv_with_missing_file_names_row(tmp_path, capsys):
+    folder = tmp_path / "whales"
+    folder.mkdir()
+    (folder / "train.csv").write_text("Image,Id\nmissing.jpg,w_1\n")
+    status = main(["siamese", "train", "--csv", str(folder / "train.csv"),
+                   "--out", str(tmp_path / "run")])
+    assert status == 2
+    assert "line 2" in capsys.readouterr().err
