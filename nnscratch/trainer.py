@@ -20,7 +20,9 @@ Reproducibility: the batch order of epoch e is a permutation drawn from
 that generator's state and the library generator's (``nnscratch.init``, which
 ``Dropout`` uses), so a run resumed after Ctrl-C ends with the same weights as
 an uninterrupted one. Seed the initial weights yourself, with
-``nnscratch.manual_seed(seed)`` before building the model.
+``nnscratch.manual_seed(seed)`` before building the model. Bit-identical
+weights also need the same library versions and thread counts, because a
+different thread count can change the order of floating-point sums.
 """
 
 import json
@@ -30,6 +32,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 
 import numpy as np
 from tqdm import tqdm
@@ -386,9 +389,17 @@ class Trainer:
         write_atomic(os.path.join(self.out_dir, HISTORY_FILE),
                      json.dumps(summary, indent=2).encode("utf-8"))
         if self.plot and self.history:
-            from nnscratch.plots import plot_history
+            self._plot_curves()
 
+    def _plot_curves(self):
+        from nnscratch.plots import plot_history
+
+        try:
             plot_history(self.history, os.path.join(self.out_dir, CURVES_FILE))
+        except ImportError as error:
+            warnings.warn(f"not writing {CURVES_FILE}: {error}; install matplotlib "
+                          "to get training curves", stacklevel=2)
+            self.plot = False
 
     def _interrupted(self):
         # Roll the generators back to the end of the last completed step, the
@@ -404,8 +415,7 @@ class Trainer:
         self.save(path)
         logger.info("training interrupted at %s; checkpoint written to %s", where, path)
         return TrainingInterrupted(
-            f"training interrupted at {where}; checkpoint written to {path}, "
-            "resume from it to continue", path)
+            f"training interrupted at {where}; checkpoint written to {path}", path)
 
     def load(self, path):
         """Restore a checkpoint written by ``save``, checking the architecture.

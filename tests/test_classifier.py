@@ -42,6 +42,19 @@ def test_classifier_is_conv_pool_conv_pool_fc():
     assert scores.shape == (2, 10)
 
 
+def test_default_training_architecture_adds_norm_and_dropout():
+    from nnscratch.classifier import DEFAULT_ARCHITECTURE
+
+    model = build_classifier(**DEFAULT_ARCHITECTURE)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d",
+                     "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d",
+                     "Flatten", "Linear", "ReLU", "Dropout", "Linear"]
+    # A convolution followed by batch normalisation needs no bias.
+    assert "bias" not in model.layers[0].params
+    assert model.output_shape((2, 1, 28, 28)) == (2, 10)
+
+
 def test_classifier_fits_other_input_sizes():
     model = build_classifier(in_channels=3, num_classes=2, input_size=25)
     # 25 -> pool -> 12 -> pool -> 6
@@ -157,3 +170,9 @@ def test_default_run_reaches_98_percent(mnist, tmp_path):
     result = train_classifier(images, labels, out_dir=tmp_path, progress=False,
                               plot=False)
     assert result["test_accuracy"] >= 0.98
+
+
+def test_cli_resume_without_checkpoint_is_rejected(tmp_path, capsys):
+    status = run_cli(["classifier", "--out", str(tmp_path), "--resume"])
+    assert status == 2
+    assert "last.npz, which does not exist" in capsys.readouterr().err

@@ -341,3 +341,10 @@ def test_second_sigint_stops_at_once_without_saving(digits, tmp_path):
     _, metadata = load_checkpoint(tmp_path / LAST_CHECKPOINT)
     assert metadata["trainer"]["epoch"] == 1
     assert metadata["trainer"]["step_in_epoch"] == 0
+
+
+def test_plot_history_rejects_empty_history(tmp_path):
+    from nnscratch.plots import plot_history
+
+    with pytest.raises(ValueError, match="non-empty list"):
+        plot_history([], tmp_path / "curves.png")

@@ -40,7 +40,7 @@ def register(targets):
     parser.add_argument("--idx-labels", metavar="FILE",
                         help="the IDX labels file that goes with --idx-images")
     parser.add_argument("--no-progress", action="store_true",
-                        help="hide the progress bar")
+                        help="hide the progress bar and the per-epoch summaries")
     parser.set_defaults(handler=run)
     return parser
 
@@ -67,10 +67,16 @@ def run(args):
         print("nnscratch train classifier: give both --idx-images and --idx-labels, "
               "or neither to use the bundled digits", file=sys.stderr)
         return 2
+    from nnscratch.checkpoint import CheckpointError
     from nnscratch.classifier import train_classifier
     from nnscratch.data.idx import IdxFormatError
     from nnscratch.trainer import NonFiniteLossError, TrainingInterrupted
 
+    last = os.path.join(args.out, "last.npz")
+    if args.resume and not os.path.isfile(last):
+        print(f"nnscratch train classifier: --resume needs {last}, which does not "
+              "exist; run without --resume to start training", file=sys.stderr)
+        return 2
     try:
         images, labels, source = _load_digits(args)
     except (FileNotFoundError, IdxFormatError) as error:
@@ -85,9 +91,13 @@ def run(args):
             progress=not args.no_progress,
         )
     except TrainingInterrupted as interrupt:
-        print(f"{interrupt}; run the same command with --resume", file=sys.stderr)
+        if interrupt.checkpoint is not None:
+            print(f"{interrupt}; rerun the same command with --resume to continue",
+                  file=sys.stderr)
+        else:
+            print(interrupt, file=sys.stderr)
         return 130
-    except NonFiniteLossError as error:
+    except (NonFiniteLossError, CheckpointError) as error:
         print(f"nnscratch train classifier: {error}", file=sys.stderr)
         return 1
 

@@ -1,7 +1,9 @@
 """load_image on the kinds of files real folders contain, built here with Pillow."""
 
 import io
+import struct
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -67,6 +69,29 @@ def test_sixteen_bit_values_keep_their_order(tmp_path):
     grey = load_image(tmp_path / "deep.png", mode="L")[0]
     assert np.all(np.diff(grey) > 0)
     assert grey.max() < 1.0
+
+
+def write_png_rgb16(path, pixels):
+    """Write a 16-bit-per-channel RGB PNG by hand, which Pillow cannot save."""
+    height, width, _ = pixels.shape
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + pixels[row].astype(">u2").tobytes()
+                    for row in range(height))  # filter type 0 per row
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_sixteen_bit_rgb_png_is_scaled(tmp_path):
+    pixels = np.array([[[0, 4660, 65535], [65535, 32768, 257]]], dtype=np.uint16)
+    write_png_rgb16(tmp_path / "deep-rgb.png", pixels)
+    loaded = load_image(tmp_path / "deep-rgb.png")
+    # Pillow keeps the high byte of each 16-bit value, an error below 1/255.
+    np.testing.assert_allclose(loaded, pixels / 65535, atol=1 / 255)
 
 
 def test_cmyk_jpeg_gives_the_original_colours(tmp_path):
