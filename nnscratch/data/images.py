@@ -21,7 +21,7 @@ import os
 import warnings
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 _SRGB_PROFILE = None
 _HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
@@ -40,6 +40,8 @@ class ImageTooLargeError(ImageReadError, Image.DecompressionBombError):
 
 
 def _srgb_profile():
+    from PIL import ImageCms
+
     global _SRGB_PROFILE
     if _SRGB_PROFILE is None:
         _SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
@@ -49,6 +51,14 @@ def _srgb_profile():
 def _apply_icc_profile(image, icc):
     """Convert an RGB or CMYK image to sRGB from its ICC profile ``icc`` (bytes)."""
     if not icc or image.mode not in ("RGB", "CMYK"):
+        return image
+    # NOTE: the tests cover this path with an sRGB profile only, because Pillow
+    # cannot create a CMYK profile to embed in a test file.
+    try:
+        from PIL import ImageCms
+    except ImportError:  # Pillow built without littleCMS
+        warnings.warn("ignoring the image's embedded ICC profile because Pillow "
+                      "has no ImageCms; colours may be slightly off", stacklevel=4)
         return image
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
