@@ -111,13 +111,17 @@ def test_tiny_training_run_drives_the_loss_down(mnist, tmp_path):
     assert history[-1]["train_loss"] < 0.8 * history[0]["train_loss"]
     assert result["split_sizes"] == {"train": 210, "val": 30, "test": 60}
     assert 0 <= result["test_accuracy"] <= 1
+    assert result["val_accuracy"] == history[-1]["val_accuracy"]
+    assert result["best_val_accuracy"] == max(h["val_accuracy"] for h in history)
     assert (tmp_path / "best.npz").is_file()
 
-    model, metadata = zoo.load_model(tmp_path / "best.npz")
+    # The reported figures come from the final weights, which last.npz holds.
+    model, metadata = zoo.load_model(tmp_path / "last.npz")
     assert metadata["model"]["name"] == "classifier"
-    x_test = split_digits(images, labels)["test"][0]
+    x_test, y_test = split_digits(images, labels)["test"]
     np.testing.assert_array_equal(model.forward(x_test),
                                   result["model"].forward(x_test))
+    assert (model.forward(x_test).argmax(1) == y_test).mean() == result["test_accuracy"]
 
 
 def run_cli(argv):

@@ -105,12 +105,17 @@ def run(args):
     print(f"split: {sizes['train']:,} train, {sizes['val']:,} validation, "
           f"{sizes['test']:,} test digits (stratified, fixed)")
     print(f"test accuracy: {100 * result['test_accuracy']:.2f}% on "
-          f"{sizes['test']:,} held-out digits (best epoch {result['best_epoch']}, "
-          f"validation accuracy {100 * result['val_accuracy']:.2f}%)")
+          f"{sizes['test']:,} held-out digits, final weights after epoch "
+          f"{result['epochs']} (validation accuracy "
+          f"{100 * result['val_accuracy']:.2f}%)")
     print(f"training time: {result['seconds']:.1f} s for this run")
-    print(f"weights: {os.path.join(args.out, 'best.npz')}")
-    summary = {key: result[key] for key in ("test_accuracy", "test_loss",
-                                            "best_epoch", "val_accuracy", "seconds",
+    print(f"weights: {os.path.join(args.out, 'last.npz')} (final); "
+          f"{os.path.join(args.out, 'best.npz')} is epoch {result['best_epoch']}, "
+          f"the highest validation accuracy "
+          f"({100 * result['best_val_accuracy']:.2f}%)")
+    summary = {key: result[key] for key in ("test_accuracy", "test_loss", "epochs",
+                                            "val_accuracy", "best_epoch",
+                                            "best_val_accuracy", "seconds",
                                             "split_sizes")}
     summary.update(data=source, epochs=args.epochs, seed=args.seed,
                    batch_size=args.batch_size, lr=args.lr, cpu_count=os.cpu_count())
