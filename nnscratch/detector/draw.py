@@ -10,6 +10,18 @@ PALETTE = (
 )
 
 
+def pixel_rectangle(box, width, height):
+    """Return the inclusive integer corners (x1, y1, x2, y2) drawn for a box.
+
+    Box edges are rounded to the nearest pixel edge and clipped to the image;
+    the last pixel row and column inside the box are ``x2 - 1`` and ``y2 - 1``.
+    """
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, x2 = min(max(x1, 0), width - 1), min(max(x2, 1), width)
+    y1, y2 = min(max(y1, 0), height - 1), min(max(y2, 1), height)
+    return x1, y1, max(x1, x2 - 1), max(y1, y2 - 1)
+
+
 def draw_detections(image, detections, class_names, line_width=2):
     """Return a PIL image with each detection's box, class name and score.
 
@@ -24,9 +36,9 @@ def draw_detections(image, detections, class_names, line_width=2):
     draw = ImageDraw.Draw(pil)
     font = ImageFont.load_default()
     for detection in detections:
-        x1, y1, x2, y2 = detection["box"]
+        x1, y1, x2, y2 = pixel_rectangle(detection["box"], *pil.size)
         colour = PALETTE[detection["label"] % len(PALETTE)]
-        draw.rectangle((x1, y1, x2 - 1, y2 - 1), outline=colour, width=line_width)
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=line_width)
         text = f"{class_names[detection['label']]} {detection['score']:.2f}"
         left, top, right, bottom = draw.textbbox((x1, y1), text, font=font)
         text_y = y1 - (bottom - top) - 2 if y1 >= bottom - top + 2 else y1
