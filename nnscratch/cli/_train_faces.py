@@ -1,0 +1,24 @@
+"""``nnscratch train faces``: train the sliding-window face classifier."""
+
+
+def register(targets):
+    parser = targets.add_parser(
+        "faces", help="train the face / non-face classifier for `nnscratch faces`",
+        description="Train the sliding-window face classifier on lfw_subset faces "
+                    "and face-free scikit-image photographs, with hard-negative "
+                    "mining between rounds.",
+    )
+    parser.add_argument("--out", default="runs/faces.npz", help="checkpoint to write")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds, with hard-negative mining between them")
+    parser.add_argument("--epochs-per-round", type=int, default=3,
+                        help="epochs in each round")
+    parser.set_defaults(handler=run)
+
+
+def run(args):
+    from nnscratch.faces.train import main
+
+    return main(["--out", args.out, "--seed", str(args.seed), "--rounds",
+                 str(args.rounds), "--epochs-per-round", str(args.epochs_per_round)])
