@@ -40,7 +40,7 @@ def register(subparsers):
                        help="triplet margin alpha, in squared-distance units "
                             "(default: 0.2)")
     train.add_argument("--epochs", type=int, default=None,
-                       help="passes over the training images (default: 15)")
+                       help="passes over the training images (default: 8)")
     train.add_argument("--classes-per-batch", type=int, default=7,
                        help="identities per batch, P (default: 7)")
     train.add_argument("--images-per-class", type=int, default=16,

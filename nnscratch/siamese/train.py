@@ -53,7 +53,7 @@ class TrainConfig:
     mining: str = "semi-hard"
     margin: float = 0.2
     reduction: str = "mean_active"
-    epochs: int = 15
+    epochs: int = 8
     classes_per_batch: int = 7
     images_per_class: int = 16
     lr: float = 2e-3

@@ -1,6 +1,6 @@
 """Tiny identity folders made from scikit-image's bundled photographs.
 
-Each identity is one photograph; its images are random crops of it with a
+Each identity is one photograph. Its images are random crops of it with a
 little brightness change, so images of one identity share content and images
 of different identities do not.
 """

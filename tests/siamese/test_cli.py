@@ -127,7 +127,7 @@ def test_missing_weights_is_a_clear_error(tmp_path, capsys):
     assert "siamese train" in capsys.readouterr().err
 
 
-def test_train_on_whale_csv_with_missing_file_names_row(tmp_path, capsys):
+def test_whale_csv_missing_file_error(tmp_path, capsys):
     folder = tmp_path / "whales"
     folder.mkdir()
     (folder / "train.csv").write_text("Image,Id\nmissing.jpg,w_1\n")

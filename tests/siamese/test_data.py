@@ -60,7 +60,8 @@ def test_load_images_resizes_to_network_input(identity_folder):
     assert grey.shape == (2, 1, 10, 10)
     assert colour.shape == (2, 3, 12, 12)
     assert grey.dtype == np.float32
-    assert 0 <= grey.min() and grey.max() <= 1
+    assert grey.min() >= 0
+    assert grey.max() <= 1
 
 
 def test_whale_csv_maps_new_whale_to_unknown(tmp_path):

@@ -44,9 +44,12 @@ def test_auc_equals_rank_sum(pairs):
 def test_roc_curve_counts_match_threshold_rule(pairs):
     distances, same = pairs
     far, tar, thresholds = metrics.roc_curve(distances, same)
-    assert far[0] == 0 and tar[0] == 0
-    assert far[-1] == 1 and tar[-1] == 1
-    assert (np.diff(far) >= 0).all() and (np.diff(tar) >= 0).all()
+    assert far[0] == 0
+    assert tar[0] == 0
+    assert far[-1] == 1
+    assert tar[-1] == 1
+    assert (np.diff(far) >= 0).all()
+    assert (np.diff(tar) >= 0).all()
     for rate_far, rate_tar, tau in zip(far, tar, thresholds):
         accepted = distances <= tau
         assert rate_tar == pytest.approx(accepted[same].mean())
