@@ -153,7 +153,17 @@ def time_case(case, repeats, budget_s, min_repeats=3):
         or cache loading), ``ours_s`` and ``reference_s`` (every timed call,
         seconds), and the summary statistics the report prints.
     """
-    gc.collect()
+    # As timeit does: the collector would run at random points inside calls.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _time_sides(case, repeats, budget_s, min_repeats)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _time_sides(case, repeats, budget_s, min_repeats):
     tick = time.perf_counter()
     ours_result = case.ours()
     ours_first = time.perf_counter() - tick
@@ -166,7 +176,6 @@ def time_case(case, repeats, budget_s, min_repeats=3):
             case.check(ours_result, reference_result)
         del reference_result
     del ours_result
-    gc.collect()
 
     sides = [(case.ours, [])]
     if case.reference is not None:

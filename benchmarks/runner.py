@@ -142,14 +142,14 @@ def build_parser(parser=None):
     return parser
 
 
-def write_results(runs, out_dir, argv):
+def write_results(runs, out_dir, command):
     """Write results.md and results.json to ``out_dir``; return the table text."""
     table = markdown_table([(run["threads"], run["rows"]) for run in runs])
     notes = describe_run(runs)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.md"), "w", encoding="utf-8") as stream:
         stream.write(notes + "\n\n" + table + "\n")
-    record = {"command": ["python", "-m", "benchmarks", *argv],
+    record = {"command": command,
               "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
               "runs": runs}
     with open(os.path.join(out_dir, "results.json"), "w", encoding="utf-8") as stream:
@@ -188,11 +188,14 @@ def main(argv=None):
     """Run the benchmarks named in ``argv``; return 1 if any check failed."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    return run_from_arguments(args, argv)
+    return run_from_arguments(args, ["python", "-m", "benchmarks", *argv])
 
 
-def run_from_arguments(args, argv):
-    """Run the benchmarks for parsed ``args``; shared with ``nnscratch bench``."""
+def run_from_arguments(args, command):
+    """Run the benchmarks for parsed ``args``; shared with ``nnscratch bench``.
+
+    ``command`` is the command line recorded in results.json.
+    """
     try:
         groups = resolve_groups(args.groups)
     except ValueError as error:
@@ -203,7 +206,7 @@ def run_from_arguments(args, argv):
     began = time.perf_counter()
     runs = run(groups, args.quick, args.threads, repeats, args.budget, args.only,
                log=lambda text: print(text, file=sys.stderr, flush=True))
-    text = write_results(runs, args.out, argv)
+    text = write_results(runs, args.out, command)
     print(text)
     print(f"\nwrote {os.path.join(args.out, 'results.md')} and results.json "
           f"in {time.perf_counter() - began:.0f} s", file=sys.stderr)
