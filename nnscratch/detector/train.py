@@ -18,7 +18,7 @@ from nnscratch.zoo import model_spec
 logger = logging.getLogger(__name__)
 
 DEFAULTS = {
-    "epochs": 30,
+    "epochs": 25,
     "batch_size": 32,
     "lr": 2e-3,
     "weight_decay": 5e-4,

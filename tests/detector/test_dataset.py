@@ -9,6 +9,7 @@ from nnscratch.detector.dataset import (
     BACKGROUND_BANDS,
     CLASS_NAMES,
     IMAGE_SIZE,
+    MIN_DIGIT_ASPECT,
     embedded_split,
     generate_image,
     split_objects,
@@ -46,6 +47,29 @@ def test_recipe_properties(train):
     overlapping = sum(
         ((box_iou(b, b) - np.eye(len(b))) > 0).any() for b in train.boxes)
     assert overlapping >= 5
+
+
+def test_digit_boxes_are_widened_to_the_minimum_aspect(train):
+    boxes = np.concatenate(train.boxes)
+    labels = np.concatenate(train.labels)
+    digits = boxes[labels != CLASS_NAMES.index("face")]
+    widths, heights = digits[:, 2] - digits[:, 0], digits[:, 3] - digits[:, 1]
+    # Widths are rounded to whole pixels after scaling, so allow one pixel.
+    assert (widths >= MIN_DIGIT_ASPECT * heights - 1).all()
+    ones = boxes[labels == CLASS_NAMES.index("one")]
+    aspect = (ones[:, 2] - ones[:, 0]) / (ones[:, 3] - ones[:, 1])
+    assert np.median(aspect) == pytest.approx(MIN_DIGIT_ASPECT, abs=0.05)
+
+
+def test_widened_digit_keeps_its_ink_centred():
+    ink = np.zeros((20, 3), np.float32)
+    ink[:, 1] = 1.0
+    wide = dataset._widen(ink)
+    assert wide.shape == (20, 10)
+    assert wide.sum() == ink.sum()
+    assert np.flatnonzero(wide.sum(axis=0)).tolist() == [4]
+    square = np.ones((10, 8), np.float32)
+    assert dataset._widen(square) is square
 
 
 def test_object_crops_do_not_cross_splits():
