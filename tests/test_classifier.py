@@ -164,7 +164,7 @@ def test_cli_needs_both_idx_files(tmp_path, capsys):
 def test_cli_reports_a_missing_idx_file(tmp_path, capsys):
     status = run_cli(["classifier", "--idx-images", str(tmp_path / "x"),
                       "--idx-labels", str(tmp_path / "y")])
-    assert status == 1
+    assert status == 2
     assert "not found" in capsys.readouterr().err
 
 

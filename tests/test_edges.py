@@ -119,6 +119,6 @@ def test_command_defaults_to_the_camera_photograph(tmp_path):
 def test_command_reports_unreadable_image(tmp_path, capsys):
     (tmp_path / "bad.png").write_text("not an image")
     status = run_command([str(tmp_path / "bad.png"), "-o", str(tmp_path / "e.png")])
-    assert status == 1
+    assert status == 2
     assert "not an image format" in capsys.readouterr().err
     assert not (tmp_path / "e.png").exists()

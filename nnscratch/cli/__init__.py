@@ -42,6 +42,26 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        # Bad input (an unreadable image, a wrong checkpoint, a bad label) gets a
+        # one-line message. Other errors are bugs, so they keep their traceback,
+        # and --verbose keeps it for every error.
+        if args.verbose or not isinstance(error, input_errors()):
+            raise
+        print(f"nnscratch {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+def input_errors():
+    """Return the exception types that mean bad input rather than a bug."""
+    from nnscratch.checkpoint import CheckpointError
+    from nnscratch.data.idx import IdxFormatError
+    from nnscratch.data.images import ImageReadError
+    from nnscratch.detector.yolo_format import LabelError
+    from nnscratch.trainer import NonFiniteLossError
+
+    return (CheckpointError, IdxFormatError, ImageReadError, LabelError,
+            NonFiniteLossError, FileNotFoundError)
 
 
 if __name__ == "__main__":

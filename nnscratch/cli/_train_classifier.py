@@ -81,7 +81,7 @@ def run(args):
         images, labels, source = _load_digits(args)
     except (FileNotFoundError, IdxFormatError) as error:
         print(f"nnscratch train classifier: {error}", file=sys.stderr)
-        return 1
+        return 2
     print(f"training on {source}: {len(images):,} digits of "
           f"{images.shape[1]}x{images.shape[2]} pixels")
     try:
@@ -99,7 +99,7 @@ def run(args):
         return 130
     except (NonFiniteLossError, CheckpointError) as error:
         print(f"nnscratch train classifier: {error}", file=sys.stderr)
-        return 1
+        return 2
 
     sizes = result["split_sizes"]
     print(f"split: {sizes['train']:,} train, {sizes['val']:,} validation, "

@@ -41,7 +41,7 @@ def run(args):
         figure, responses = edges_of_photograph(args.image, args.max_side or None)
     except (ImageReadError, ValueError) as error:
         print(f"nnscratch edges: {error}", file=sys.stderr)
-        return 1
+        return 2
     save_image(args.output, figure)
     seconds = time.perf_counter() - began
     OH, OW = responses["vertical"].shape

@@ -27,6 +27,8 @@ def run(args):
     from nnscratch.detector.train import read_split
 
     detector = Detector.from_checkpoint(args.weights)
+    if args.data is None:
+        warn_on_other_recipe(detector.training)
     data = embedded_split(args.split) if args.data is None else read_split(
         args.data, args.split)
     began = time.perf_counter()
@@ -38,3 +40,16 @@ def run(args):
             json.dump(result, stream, indent=2)
         print(f"wrote {args.json}")
     return 0
+
+
+def warn_on_other_recipe(training):
+    """Warn when the weights were trained on another recipe of the embedded set."""
+    import sys
+
+    from nnscratch.detector.dataset import RECIPE_VERSION
+
+    trained_on = training.get("recipe_version")
+    if training.get("data") == "embedded" and trained_on != RECIPE_VERSION:
+        print(f"warning: these weights were trained on recipe {trained_on} of the "
+              f"embedded dataset, and this is recipe {RECIPE_VERSION}; retrain with "
+              "`nnscratch train detector` for comparable numbers", file=sys.stderr)

@@ -24,9 +24,12 @@ class Detector:
     class_names : sequence of str
     image_size : int
         Side of the square network input; images are letterboxed to it.
+    training : dict, optional
+        The settings the weights were trained with (checkpoint metadata).
     """
 
-    def __init__(self, model, anchors, class_names, image_size):
+    def __init__(self, model, anchors, class_names, image_size, training=None):
+        self.training = dict(training or {})
         self.model = model.eval()
         self.anchors = np.asarray(anchors, np.float64)
         self.class_names = tuple(class_names)
@@ -49,7 +52,8 @@ class Detector:
                 "train one with `nnscratch train detector`"
             )
         size = image_size or detector_info["image_size"]
-        return cls(model, detector_info["anchors"], detector_info["class_names"], size)
+        return cls(model, detector_info["anchors"], detector_info["class_names"], size,
+                   metadata.get("training"))
 
     def predict_batch(self, x, score_threshold=0.6, iou_threshold=0.5):
         """Detect objects in letterboxed inputs.
