@@ -4,6 +4,8 @@ import os
 import sys
 import time
 
+BENCHMARKS = ("patches", "digits")
+
 DEFAULT_OUT = os.path.join("runs", "siamese")
 DEFAULT_WEIGHTS = os.path.join(DEFAULT_OUT, "siamese.npz")
 
@@ -19,8 +21,12 @@ def register(subparsers):
 
     train = commands.add_parser(
         "train", help="train the embedding network and choose the threshold tau",
-        description="Train on an identity folder, a humpback-whale CSV, or by "
-                    "default on the bundled MNIST digits 0-6 (7-9 held out).")
+        description="Train on an identity folder, a humpback-whale CSV, or an "
+                    "embedded benchmark: by default patch matching on regions of "
+                    "14 photographs (7 other photographs held out), or with "
+                    "--benchmark digits the bundled MNIST digits 0-6 (7-9 held "
+                    "out). Options left out take the benchmark's settings, listed "
+                    "as 'patches/digits/own data'.")
     train.add_argument("--data", metavar="DIR",
                        help="identity folder: DIR/<identity>/<image>")
     train.add_argument("--csv", metavar="FILE",
@@ -29,6 +35,9 @@ def register(subparsers):
     train.add_argument("--images", metavar="DIR",
                        help="folder of the CSV's image files (default: the CSV's "
                             "folder)")
+    train.add_argument("--benchmark", choices=BENCHMARKS, default=None,
+                       help="embedded benchmark to train on when --data and --csv "
+                            "are not given (default: patches)")
     train.add_argument("--loss", choices=("triplet", "binary"), default="triplet",
                        help="triplet loss or binary (logistic) loss on "
                             "|f(x1) - f(x2)| (default: triplet)")
@@ -36,23 +45,23 @@ def register(subparsers):
                        default="semi-hard",
                        help="triplet choice within a batch; hard is batch-hard "
                             "(default: semi-hard)")
-    train.add_argument("--margin", type=float, default=0.2,
+    train.add_argument("--margin", type=float, default=None,
                        help="triplet margin alpha, in squared-distance units "
                             "(default: 0.2)")
     train.add_argument("--epochs", type=int, default=None,
-                       help="passes over the training images (default: 8)")
-    train.add_argument("--classes-per-batch", type=int, default=7,
-                       help="identities per batch, P (default: 7)")
-    train.add_argument("--images-per-class", type=int, default=16,
-                       help="images per identity in a batch, K (default: 16)")
-    train.add_argument("--lr", type=float, default=2e-3,
+                       help="passes over the training images (default: 10/8/8)")
+    train.add_argument("--classes-per-batch", type=int, default=None,
+                       help="identities per batch, P (default: 32/7/7)")
+    train.add_argument("--images-per-class", type=int, default=None,
+                       help="images per identity in a batch, K (default: 4/16/16)")
+    train.add_argument("--lr", type=float, default=None,
                        help="Adam's initial learning rate (default: 0.002)")
     train.add_argument("--image-size", type=int, default=28,
                        help="input height and width in pixels for --data/--csv "
                             "images (default: 28)")
     train.add_argument("--channels", type=int, choices=(1, 3), default=1,
                        help="1 for grey, 3 for colour input (default: 1)")
-    train.add_argument("--embedding-size", type=int, default=64,
+    train.add_argument("--embedding-size", type=int, default=None,
                        help="length of each encoding (default: 64)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
@@ -77,10 +86,15 @@ def register(subparsers):
 
     evaluate = commands.add_parser(
         "evaluate", help="ROC curve, AUC, TAR at FAR 1e-3 and one-shot accuracy",
-        description="Evaluate on held-out identities: by default the bundled MNIST "
-                    "digits 7-9, which training never sees.")
+        description="Evaluate on held-out identities: by default those of the "
+                    "benchmark the checkpoint was trained on (the regions of 7 "
+                    "held-out photographs, or the MNIST digits 7-9), which "
+                    "training never sees.")
     evaluate.add_argument("--data", metavar="DIR",
                           help="identity folder of identities not used in training")
+    evaluate.add_argument("--benchmark", choices=BENCHMARKS, default=None,
+                          help="embedded benchmark whose held-out identities to use "
+                               "(default: the checkpoint's own)")
     evaluate.add_argument("--json", metavar="OUT.json",
                           help="also write the metrics to this JSON file")
     evaluate.add_argument("--roc", metavar="PNG",
@@ -107,15 +121,21 @@ def _fail(error):
 def run_train(args):
     from tqdm import tqdm
 
-    from nnscratch.siamese.commands import train_command
-    from nnscratch.siamese.train import TrainConfig
+    from nnscratch.siamese.commands import (
+        check_training_source,
+        make_train_config,
+        train_command,
+    )
 
-    config = TrainConfig(loss=args.loss, mining=args.mining, margin=args.margin,
-                         classes_per_batch=args.classes_per_batch,
-                         images_per_class=args.images_per_class, lr=args.lr,
-                         seed=args.seed)
-    if args.epochs is not None:
-        config.epochs = args.epochs
+    try:
+        benchmark = check_training_source(args.data, args.csv, args.benchmark)
+        config = make_train_config(
+            benchmark, loss=args.loss, mining=args.mining, margin=args.margin,
+            epochs=args.epochs, classes_per_batch=args.classes_per_batch,
+            images_per_class=args.images_per_class, lr=args.lr, seed=args.seed)
+        config.validate()
+    except ValueError as error:
+        return _fail(error)
     bar = None
 
     def show_progress(epoch, step, steps, loss, triplets):
@@ -128,21 +148,24 @@ def run_train(args):
         if step == steps - 1:
             bar.close()
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         path, summary = train_command(
             data=args.data, csv_path=args.csv, image_dir=args.images, out=args.out,
             config=config, image_size=args.image_size, channels=args.channels,
-            embedding_size=args.embedding_size, callback=show_progress)
+            embedding_size=args.embedding_size, callback=show_progress,
+            benchmark=benchmark)
     except (ValueError, FileNotFoundError) as error:
         return _fail(error)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
 
     for record in summary["history"]:
         print(f"epoch {record['epoch']:3d}  loss {record['loss']:.4f}  "
               f"triplets per batch {record['triplets']:.1f}")
     validation = summary["validation"]
-    print(f"trained on {summary['source']} in {seconds:.1f} s")
+    print(f"trained on {summary['source']} in {seconds:.1f} s wall, "
+          f"{cpu_seconds:.1f} s CPU")
     print(f"validation pairs: {validation['pairs']}, AUC {validation['auc']:.4f}, "
           f"accuracy {validation['accuracy']:.2%} at tau = {validation['tau']:.4f}")
     print(f"saved {path}")
@@ -190,7 +213,8 @@ def run_evaluate(args):
     try:
         result = evaluate_command(weights=args.weights, data=args.data,
                                   json_path=args.json, roc_path=args.roc,
-                                  ways=args.ways, trials=args.trials)
+                                  ways=args.ways, trials=args.trials,
+                                  benchmark=args.benchmark)
     except (ValueError, FileNotFoundError) as error:
         return _fail(error)
     print(f"data: {result['data']}, {result['images']} images, "

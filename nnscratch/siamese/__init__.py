@@ -19,8 +19,12 @@ metrics
     ROC curve and AUC, accuracy-maximising threshold with k folds, TAR at a
     given FAR and N-way one-shot accuracy.
 data
-    Identity folders, the humpback-whale CSV layout and the held-out-digit
-    MNIST benchmark.
+    Identity folders and the humpback-whale CSV layout.
+patches
+    The patch-matching benchmark: views of regions of real photographs.
+benchmarks
+    The embedded benchmarks with held-out identities (patches, digits) and
+    their training settings.
 train
     The training loop: P identities x K images per batch, mining, one step.
 commands

@@ -3,10 +3,12 @@
 A checkpoint written by ``train_command`` stores the network (registered as
 "siamese" in ``nnscratch.zoo``) and, in its metadata, what the other commands
 need: the threshold tau chosen on validation pairs, the score it applies to
-("distance" for the triplet loss, "logistic" for the binary loss) and the
-input format (channels and image size).
+("distance" for the triplet loss, "logistic" for the binary loss), the input
+format (channels and image size) and the embedded benchmark it was trained on,
+with its version, or None for the user's own data.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -15,12 +17,17 @@ import numpy as np
 
 from nnscratch.checkpoint import save_checkpoint
 from nnscratch.siamese import metrics
+from nnscratch.siamese.benchmarks import (
+    BENCHMARK_VERSIONS,
+    BENCHMARKS,
+    DEFAULT_BENCHMARK,
+    MODEL_SETTINGS,
+    TRAIN_SETTINGS,
+    load_benchmark,
+)
 from nnscratch.siamese.data import (
-    EVAL_DIGITS,
-    TRAIN_DIGITS,
     is_image_file,
     load_images,
-    load_mnist_benchmark,
     read_image_folder,
     read_whale_csv,
     split_validation,
@@ -39,8 +46,55 @@ EVALUATION_PAIRS = 20_000
 UNKNOWN = "unknown"
 
 
+def check_training_source(data=None, csv_path=None, benchmark=None):
+    """Return the benchmark to train on, or None for the user's own data.
+
+    Raises
+    ------
+    ValueError
+        If more than one of ``data``, ``csv_path`` and ``benchmark`` is given,
+        or ``benchmark`` is not in ``BENCHMARKS``.
+    """
+    sources = [name for name, value in (("an identity folder", data),
+                                         ("a whale CSV", csv_path),
+                                         ("a benchmark", benchmark))
+               if value is not None]
+    if len(sources) > 1:
+        raise ValueError(
+            f"give only one training source, got {' and '.join(sources)}; "
+            "--benchmark applies only without --data and --csv"
+        )
+    if data is not None or csv_path is not None:
+        return None
+    benchmark = DEFAULT_BENCHMARK if benchmark is None else benchmark
+    if benchmark not in BENCHMARKS:
+        raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
+    return benchmark
+
+
+def make_train_config(benchmark=None, **options):
+    """Return a ``TrainConfig``: the benchmark's settings, then ``options``.
+
+    Parameters
+    ----------
+    benchmark : str or None
+        A name in ``TRAIN_SETTINGS``; None (the user's own data) keeps the
+        ``TrainConfig`` defaults.
+    **options
+        ``TrainConfig`` fields; None values are skipped, so command-line
+        options that were not given keep the benchmark's settings.
+
+    Returns
+    -------
+    TrainConfig
+    """
+    settings = dict(TRAIN_SETTINGS[benchmark]) if benchmark is not None else {}
+    settings.update({key: value for key, value in options.items() if value is not None})
+    return TrainConfig(**settings)
+
+
 def load_training_data(data=None, csv_path=None, image_dir=None, image_size=28,
-                       channels=1):
+                       channels=1, benchmark=None):
     """Return (images, labels, identities, source) for training.
 
     Parameters
@@ -50,7 +104,10 @@ def load_training_data(data=None, csv_path=None, image_dir=None, image_size=28,
     csv_path : str, optional
         A humpback-whale CSV (``read_whale_csv``), with its ``image_dir``.
     image_size, channels : int
-        Input format for user images; the MNIST benchmark is 28 x 28 grey.
+        Input format for user images; a benchmark has its own.
+    benchmark : str, optional
+        An embedded benchmark's name; the default benchmark when ``data``,
+        ``csv_path`` and ``benchmark`` are all None.
 
     Returns
     -------
@@ -60,14 +117,11 @@ def load_training_data(data=None, csv_path=None, image_dir=None, image_size=28,
     source : str
         A description for the checkpoint metadata.
     """
-    if data is not None and csv_path is not None:
-        raise ValueError("give either an identity folder or a whale CSV, not both")
-    if data is None and csv_path is None:
-        benchmark = load_mnist_benchmark()
-        identities = [str(digit) for digit in range(10)]
-        source = (f"bundled MNIST digits {list(TRAIN_DIGITS)} (digits "
-                  f"{list(EVAL_DIGITS)} held out for evaluation)")
-        return benchmark.train_images, benchmark.train_labels, identities, source
+    benchmark = check_training_source(data, csv_path, benchmark)
+    if benchmark is not None:
+        loaded = load_benchmark(benchmark)
+        return (loaded.train_images, loaded.train_labels, loaded.train_identities,
+                loaded.train_source)
     dataset = read_image_folder(data) if data is not None else read_whale_csv(
         csv_path, image_dir)
     images = load_images(dataset.paths, image_size, channels)
@@ -92,38 +146,43 @@ def choose_threshold(model, images, labels, validation, score, rng):
 
 
 def train_command(data=None, csv_path=None, image_dir=None, out=DEFAULT_OUT,
-                  config=None, image_size=28, channels=1, embedding_size=64,
-                  validation_fraction=0.1, callback=None):
+                  config=None, image_size=28, channels=1, embedding_size=None,
+                  validation_fraction=0.1, callback=None, benchmark=None):
     """Train a Siamese network, choose tau and write ``out/siamese.npz``.
 
     Parameters
     ----------
     data, csv_path, image_dir : str, optional
-        The training identities (see ``load_training_data``); the MNIST
-        benchmark's training digits when both are None.
+        The user's training identities (see ``load_training_data``).
     out : str
         Output folder.
     config : TrainConfig, optional
-    image_size, channels, embedding_size : int
-        Network input and encoding size. The benchmark forces 28 and 1.
+        Defaults to ``make_train_config(benchmark)``.
+    image_size, channels : int
+        Network input for user images; a benchmark has its own.
+    embedding_size : int, optional
+        Length of each encoding; the benchmark's setting (64) when omitted.
     validation_fraction : float
         Share of each identity's images held out to choose tau.
     callback : callable, optional
         Passed to ``fit``.
+    benchmark : {"patches", "digits"}, optional
+        The embedded benchmark to train on when neither ``data`` nor
+        ``csv_path`` is given; ``DEFAULT_BENCHMARK`` when omitted too.
 
     Returns
     -------
     path : str
         The checkpoint written.
     summary : dict
-        ``history``, ``validation`` (tau, accuracy, auc) and ``source``.
+        ``history``, ``validation`` (tau, accuracy, auc), ``source`` and
+        ``benchmark`` (None for user data).
     """
-    config = config or TrainConfig()
+    benchmark = check_training_source(data, csv_path, benchmark)
+    config = config or make_train_config(benchmark)
     config.validate()
-    if data is None and csv_path is None:
-        image_size, channels = 28, 1
     images, labels, identities, source = load_training_data(
-        data, csv_path, image_dir, image_size, channels)
+        data, csv_path, image_dir, image_size, channels, benchmark)
     rng = np.random.default_rng(config.seed)
     train, validation = split_validation(labels, validation_fraction, rng)
     if len(validation) == 0:
@@ -132,8 +191,11 @@ def train_command(data=None, csv_path=None, image_dir=None, out=DEFAULT_OUT,
             "choosing the threshold; add images per identity"
         )
 
-    model_config = {"in_channels": channels, "image_size": image_size,
-                    "embedding_size": embedding_size}
+    architecture = dict(MODEL_SETTINGS[benchmark]) if benchmark is not None else {}
+    if embedding_size is not None:
+        architecture["embedding_size"] = embedding_size
+    model_config = {"in_channels": int(images.shape[1]),
+                    "image_size": int(images.shape[-1]), **architecture}
     model = build_siamese_network(**model_config, rng=rng)
     history = fit(model, images[train], labels[train], config, callback)
 
@@ -147,10 +209,13 @@ def train_command(data=None, csv_path=None, image_dir=None, out=DEFAULT_OUT,
         tau=validation_result["tau"], score=score,
         loss=config.loss, mining=config.mining, margin=config.margin,
         epochs=config.epochs, seed=config.seed, source=source,
+        benchmark=benchmark,
+        benchmark_version=None if benchmark is None else BENCHMARK_VERSIONS[benchmark],
+        train_config=dataclasses.asdict(config),
         identities=identities, validation=validation_result, history=history,
     )
     return path, {"history": history, "validation": validation_result,
-                  "source": source}
+                  "source": source, "benchmark": benchmark}
 
 
 def load_siamese(weights=DEFAULT_WEIGHTS):
@@ -253,16 +318,76 @@ def identify_image(image, gallery, weights=DEFAULT_WEIGHTS):
             "tau": metadata["tau"], "ranking": ranking}
 
 
+def load_evaluation_data(metadata, data=None, benchmark=None):
+    """Return (images, labels, description, benchmark) to evaluate a checkpoint on.
+
+    Parameters
+    ----------
+    metadata : dict
+        The checkpoint's metadata.
+    data : str, optional
+        An identity folder, read in the checkpoint's input format.
+    benchmark : str, optional
+        An embedded benchmark whose held-out identities to use. Without
+        ``data`` and ``benchmark``, the checkpoint's own benchmark; checkpoints
+        written before benchmarks were recorded trained on the digits.
+
+    Raises
+    ------
+    ValueError
+        If both sources are given, or the checkpoint was trained on user data
+        and neither is given. Also if the benchmark's image format differs
+        from the network's input, or the checkpoint was trained on another
+        version of the same benchmark, whose evaluation identities may differ.
+    """
+    if data is not None and benchmark is not None:
+        raise ValueError("give either an identity folder or a benchmark, not both")
+    if data is not None:
+        dataset = read_image_folder(data)
+        return _read_inputs(dataset.paths, metadata), dataset.labels, data, None
+
+    trained_on = metadata.get("benchmark", "digits")
+    name = benchmark if benchmark is not None else trained_on
+    if name is None:
+        raise ValueError(
+            f"this checkpoint was trained on {metadata.get('source')!r}, not on an "
+            "embedded benchmark; pass --data DIR with identities that training "
+            f"never saw, or --benchmark with one of {BENCHMARKS}"
+        )
+    if name not in BENCHMARKS:
+        raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {name!r}")
+    version = metadata.get("benchmark_version", BENCHMARK_VERSIONS[name])
+    if name == trained_on and version != BENCHMARK_VERSIONS[name]:
+        raise ValueError(
+            f"this checkpoint was trained on {name} benchmark version {version}, "
+            f"but this code builds version {BENCHMARK_VERSIONS[name]}, whose "
+            "held-out identities may differ; retrain with `nnscratch siamese train`"
+        )
+
+    loaded = load_benchmark(name)
+    config = metadata["model"]["config"]
+    expected = (config["in_channels"], config["image_size"])
+    if expected != (loaded.channels, loaded.image_size):
+        raise ValueError(
+            f"the {name} benchmark has {loaded.channels}-channel "
+            f"{loaded.image_size} x {loaded.image_size} images, but the network "
+            f"takes {expected[0]}-channel {expected[1]} x {expected[1]} input; "
+            f"train on it with `nnscratch siamese train --benchmark {name}`"
+        )
+    return loaded.eval_images, loaded.eval_labels, loaded.eval_source, name
+
+
 def evaluate_command(weights=DEFAULT_WEIGHTS, data=None, json_path=None,
-                     roc_path=None, ways=3, trials=2000, seed=0):
+                     roc_path=None, ways=3, trials=2000, seed=0, benchmark=None):
     """Measure verification and one-shot identification on held-out identities.
 
     Parameters
     ----------
     weights : str
     data : str, optional
-        An identity folder of identities not used in training; the MNIST
-        benchmark's held-out digits when None.
+        An identity folder of identities not used in training. Without it,
+        the held-out identities of an embedded benchmark
+        (``load_evaluation_data``).
     json_path : str, optional
         Write the metrics there as JSON.
     roc_path : str, optional
@@ -271,6 +396,8 @@ def evaluate_command(weights=DEFAULT_WEIGHTS, data=None, json_path=None,
     ways, trials : int
         N-way one-shot setting and number of trials.
     seed : int
+    benchmark : {"patches", "digits"}, optional
+        Evaluate on this benchmark instead of the checkpoint's own.
 
     Returns
     -------
@@ -278,17 +405,12 @@ def evaluate_command(weights=DEFAULT_WEIGHTS, data=None, json_path=None,
         ``auc``, ``accuracy`` (10-fold, tau chosen on 9 folds),
         ``accuracy_std``, ``accuracy_at_checkpoint_tau``, ``tau``,
         ``tar_at_far_1e-3``, ``one_shot_accuracy``, ``ways``, ``pairs``,
-        ``images``, ``data`` and ``roc_png``.
+        ``images``, ``data``, ``benchmark`` (None for an identity folder),
+        ``benchmark_version`` and ``roc_png``.
     """
     model, metadata = load_siamese(weights)
-    if data is None:
-        benchmark = load_mnist_benchmark()
-        images, labels = benchmark.eval_images, benchmark.eval_labels
-        description = f"bundled MNIST digits {list(EVAL_DIGITS)} (held out)"
-    else:
-        dataset = read_image_folder(data)
-        images, labels = _read_inputs(dataset.paths, metadata), dataset.labels
-        description = data
+    images, labels, description, benchmark = load_evaluation_data(
+        metadata, data, benchmark)
 
     rng = np.random.default_rng(seed)
     encodings = embed(model, images)
@@ -322,6 +444,8 @@ def evaluate_command(weights=DEFAULT_WEIGHTS, data=None, json_path=None,
         "pairs": int(len(same)),
         "images": int(len(labels)),
         "data": description,
+        "benchmark": benchmark,
+        "benchmark_version": None if benchmark is None else BENCHMARK_VERSIONS[benchmark],
         "roc_png": roc_path,
     }
     if json_path is not None:

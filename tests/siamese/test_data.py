@@ -1,13 +1,10 @@
-"""Identity readers, the whale CSV layout and the held-out MNIST split."""
+"""Identity readers, the whale CSV layout and the validation split."""
 
 import numpy as np
 import pytest
 
 from nnscratch.siamese.data import (
-    EVAL_DIGITS,
-    TRAIN_DIGITS,
     load_images,
-    load_mnist_benchmark,
     read_image_folder,
     read_whale_csv,
     split_validation,
@@ -111,17 +108,6 @@ def test_whale_csv_reads_separate_image_folder(tmp_path):
     csv_path.rename(moved)
     dataset = read_whale_csv(moved, image_dir=images)
     assert len(dataset.paths) == 2
-
-
-def test_mnist_benchmark_holds_out_classes():
-    benchmark = load_mnist_benchmark()
-    assert set(np.unique(benchmark.train_labels)) == set(TRAIN_DIGITS)
-    assert set(np.unique(benchmark.eval_labels)) == set(EVAL_DIGITS)
-    assert not set(TRAIN_DIGITS) & set(EVAL_DIGITS)
-    assert benchmark.train_images.shape == (3500, 1, 28, 28)
-    assert benchmark.eval_images.shape == (1500, 1, 28, 28)
-    assert benchmark.train_images.dtype == np.float32
-    assert benchmark.train_images.max() <= 1
 
 
 def test_split_validation_holds_out_per_identity():
