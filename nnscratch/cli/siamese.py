@@ -226,6 +226,11 @@ def run_evaluate(args):
           f"{result['accuracy_at_checkpoint_tau']:.2%}")
     print(f"TAR at FAR 1e-3: {result['tar_at_far_1e-3']:.2%}")
     print(f"{result['ways']}-way one-shot accuracy: {result['one_shot_accuracy']:.2%}")
+    if result["score"] != "distance":
+        print(f"ROC AUC of the squared distance alone: {result['distance_auc']:.4f}")
+    print(f"baseline, normalised pixels on the same pairs and trials: ROC AUC "
+          f"{result['pixel_auc']:.4f}, {result['ways']}-way one-shot accuracy "
+          f"{result['pixel_one_shot_accuracy']:.2%}")
     print(f"ROC curve: {result['roc_png']}")
     if args.json:
         print(f"metrics: {args.json}")

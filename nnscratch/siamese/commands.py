@@ -404,9 +404,12 @@ def evaluate_command(weights=DEFAULT_WEIGHTS, data=None, json_path=None,
     dict
         ``auc``, ``accuracy`` (10-fold, tau chosen on 9 folds),
         ``accuracy_std``, ``accuracy_at_checkpoint_tau``, ``tau``,
+        ``distance_auc`` (of the squared distance, whatever the score),
         ``tar_at_far_1e-3``, ``one_shot_accuracy``, ``ways``, ``pairs``,
         ``images``, ``data``, ``benchmark`` (None for an identity folder),
-        ``benchmark_version`` and ``roc_png``.
+        ``benchmark_version`` and ``roc_png``. ``pixel_auc`` and
+        ``pixel_one_shot_accuracy`` score the same pairs and trials with
+        ``normalised_pixels`` in place of the network, as a baseline.
     """
     model, metadata = load_siamese(weights)
     images, labels, description, benchmark = load_evaluation_data(
@@ -424,8 +427,15 @@ def evaluate_command(weights=DEFAULT_WEIGHTS, data=None, json_path=None,
     def support_scores(query, supports):
         return pair_scores(model, query, supports, score)
 
-    one_shot = metrics.one_shot_accuracy(encodings, labels, ways, trials, rng,
+    # The network and the pixel baseline face the same one-shot trials.
+    trial_seed = [seed, 1]
+    one_shot = metrics.one_shot_accuracy(encodings, labels, ways, trials,
+                                         np.random.default_rng(trial_seed),
                                          score=support_scores)
+    pixels = normalised_pixels(images)
+    pixel_distances = ((pixels[first] - pixels[second]) ** 2).sum(axis=1)
+    pixel_one_shot = metrics.one_shot_accuracy(pixels, labels, ways, trials,
+                                               np.random.default_rng(trial_seed))
     roc_path = roc_path or os.path.join(os.path.dirname(weights) or ".", "roc.png")
     auc = metrics.roc_auc(scores, same)
     save_roc_png(roc_path, far, tar, auc, description)
@@ -438,8 +448,12 @@ def evaluate_command(weights=DEFAULT_WEIGHTS, data=None, json_path=None,
                                                           metadata["tau"]),
         "tau": metadata["tau"],
         "score": score,
+        "distance_auc": metrics.roc_auc(
+            pair_scores(model, encodings[first], encodings[second], "distance"), same),
         "tar_at_far_1e-3": tar_value,
         "one_shot_accuracy": one_shot,
+        "pixel_auc": metrics.roc_auc(pixel_distances, same),
+        "pixel_one_shot_accuracy": pixel_one_shot,
         "ways": ways,
         "pairs": int(len(same)),
         "images": int(len(labels)),
@@ -454,6 +468,29 @@ def evaluate_command(weights=DEFAULT_WEIGHTS, data=None, json_path=None,
         with open(json_path, "w", encoding="utf-8") as stream:
             json.dump(result, stream, indent=2)
     return result
+
+
+def normalised_pixels(images):
+    """Flatten each image, subtract its mean and scale it to unit length.
+
+    The squared distance between two such vectors is 2 - 2 r, with r the
+    normalised cross-correlation of the images, a classic patch-matching
+    score that ignores brightness and contrast.
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, C, H, W), float
+
+    Returns
+    -------
+    ndarray of shape (N, C * H * W), float64
+        A constant image (length below 1e-6 after subtracting its mean, which
+        leaves only rounding error) maps to zeros.
+    """
+    pixels = images.reshape(len(images), -1).astype(np.float64)
+    pixels -= pixels.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(pixels, axis=1, keepdims=True)  # (N, 1)
+    return np.where(norms > 1e-6, pixels / np.maximum(norms, 1e-6), 0.0)
 
 
 def save_roc_png(path, far, tar, auc, title):

@@ -8,7 +8,11 @@ import pytest
 from nnscratch import load_checkpoint, save_checkpoint
 from nnscratch.cli import main
 from nnscratch.siamese.benchmarks import BENCHMARK_VERSIONS
-from nnscratch.siamese.commands import identify_image, verify_images
+from nnscratch.siamese.commands import (
+    identify_image,
+    normalised_pixels,
+    verify_images,
+)
 from nnscratch.siamese.model import build_siamese_network
 from nnscratch.zoo import load_model, model_spec
 
@@ -163,8 +167,23 @@ def test_evaluate_defaults_to_checkpoint_benchmark(tmp_path):
     assert result["benchmark"] == "patches"
     assert result["benchmark_version"] == BENCHMARK_VERSIONS["patches"]
     assert "held-out photographs" in result["data"]
-    for key in ("auc", "accuracy", "tar_at_far_1e-3", "one_shot_accuracy"):
+    for key in ("auc", "accuracy", "tar_at_far_1e-3", "one_shot_accuracy",
+                "distance_auc", "pixel_auc", "pixel_one_shot_accuracy"):
         assert 0 <= result[key] <= 1
+    assert result["distance_auc"] == result["auc"]
+
+
+def test_normalised_pixels_distance_is_correlation():
+    images = np.random.default_rng(1).random((3, 1, 4, 5))
+    images[2] = 0.7
+    pixels = normalised_pixels(images)
+    assert pixels.shape == (3, 20)
+    np.testing.assert_allclose(np.linalg.norm(pixels[:2], axis=1), 1)
+    np.testing.assert_allclose(pixels[:2].mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_array_equal(pixels[2], 0)
+    correlation = np.corrcoef(images[0].ravel(), images[1].ravel())[0, 1]
+    distance = ((pixels[0] - pixels[1]) ** 2).sum()
+    assert distance == pytest.approx(2 - 2 * correlation)
 
 
 def test_evaluate_rejects_other_benchmark_version(tmp_path, capsys):
