@@ -189,7 +189,7 @@ class _ImageHolder(Layer):
 def style_transfer(content, style, network=None, *, alpha=1.0, beta=None,
                    content_layers=None, style_layers=None, steps=200,
                    method="lbfgs", init="noise", lr=0.02, seed=0, progress=False,
-                   save_every=0, save_dir=None):
+                   save_every=0, save_dir=None, save_prefix=""):
     """Generate an image with the content of one image and the style of another.
 
     Parameters
@@ -220,9 +220,11 @@ def style_transfer(content, style, network=None, *, alpha=1.0, beta=None,
         Show a tqdm bar on standard error with each cost term.
     save_every : int
         Save the image every ``save_every`` steps (0: never) to
-        ``save_dir/step_<step>.png``.
+        ``save_dir/<save_prefix>step_<step>.png``.
     save_dir : str or os.PathLike, optional
         Needed when ``save_every > 0``.
+    save_prefix : str
+        Start of the intermediate images' file names.
 
     Returns
     -------
@@ -275,7 +277,7 @@ def style_transfer(content, style, network=None, *, alpha=1.0, beta=None,
                             total=f"{terms['total']:.4g}", refresh=False)
             bar.update(1)
         if save_every and step % save_every == 0:
-            path = os.path.join(os.fspath(save_dir), f"step_{step:04d}.png")
+            path = os.path.join(os.fspath(save_dir), f"{save_prefix}step_{step:04d}.png")
             save_image(path, x[0].transpose(1, 2, 0))  # (H, W, 3)
 
     try:
