@@ -17,6 +17,14 @@ class_loss is the cross-entropy of softmax(t_c) with the one-hot class
 (``class_activation="softmax"``), or the sum over classes of the binary
 cross-entropy of sigmoid(t_c) (``"sigmoid"``, for multi-label data).
 
+With ``ignore_iou`` set (YOLOv2 uses 0.6), a slot without an object whose
+predicted box already overlaps some object of its image with IoU above
+``ignore_iou`` is left out of 1noobj as well. Such a slot sits next to the
+object's own slot (the neighbouring cell, or an anchor of similar shape) and
+has nearly the same features, so pushing its p to 0 would also pull the
+object's own score down. The mask is computed from the current predictions and
+treated as a constant, as in YOLOv2, so the gradient below does not change.
+
 The default weights lambda_coord = 5 and lambda_noobj = 0.5 are YOLOv1's: most
 slots hold no object, so their objectness errors are damped, and box errors
 are boosted. Objectness and offsets use squared error, as the loss of
@@ -37,6 +45,7 @@ each divided by N.
 
 import numpy as np
 
+from nnscratch.detection.iou import box_iou
 from nnscratch.detection.yolo import (
     CLASS_ACTIVATIONS,
     check_anchors,
@@ -79,7 +88,8 @@ def _check_inputs(output, target, anchors, class_activation):
 
 
 def yolo_loss_terms(output, target, anchors, lambda_coord=5.0, lambda_noobj=0.5,
-                    lambda_obj=1.0, lambda_class=1.0, class_activation="softmax"):
+                    lambda_obj=1.0, lambda_class=1.0, class_activation="softmax",
+                    ignore_iou=None):
     """Compute each term of the YOLO loss and the gradient of their sum.
 
     Arguments as in ``yolo_loss``.
@@ -97,6 +107,8 @@ def yolo_loss_terms(output, target, anchors, lambda_coord=5.0, lambda_noobj=0.5,
     t = grid.astype(np.float64)  # (N, GH, GW, A, 5 + K)
     obj_f = obj.astype(np.float64)  # (N, GH, GW, A)
     noobj_f = 1.0 - obj_f
+    if ignore_iou is not None:
+        noobj_f[overlaps_an_object(t, target, anchors, obj, ignore_iou)] = 0.0
     dgrid = np.zeros_like(t)
     terms = {}
 
@@ -128,6 +140,59 @@ def yolo_loss_terms(output, target, anchors, lambda_coord=5.0, lambda_noobj=0.5,
     return terms, doutput
 
 
+def overlaps_an_object(grid, target, anchors, obj, ignore_iou):
+    """Find the slots whose predicted box overlaps an object of their image.
+
+    Parameters
+    ----------
+    grid : ndarray of shape (N, GH, GW, A, 5 + K)
+        Raw outputs, arranged by ``yolo_output_to_grid``.
+    target : ndarray of the same shape
+    anchors : ndarray of shape (A, 2)
+        Anchor (width, height) in cell units.
+    obj : ndarray of shape (N, GH, GW, A), bool
+        The object slots of ``target``.
+    ignore_iou : float
+        IoU above which a prediction counts as overlapping an object.
+
+    Returns
+    -------
+    ndarray of shape (N, GH, GW, A), bool
+        True for the slots whose predicted box has IoU above ``ignore_iou``
+        with at least one object box of the same image.
+    """
+    if not 0.0 < ignore_iou < 1.0:
+        raise ValueError(
+            f"yolo_loss: ignore_iou must lie in (0, 1), got {ignore_iou!r}; "
+            "YOLOv2 uses 0.6, and None turns the rule off"
+        )
+    n, gh, gw, a = obj.shape
+    rows, cols = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
+    cells = np.stack([cols, rows], axis=-1)[None, :, :, None, :]  # (1, GH, GW, 1, 2)
+
+    # Predicted boxes in cell units. Clipping the log-sizes only guards exp
+    # against overflow on wild early outputs, and no gradient flows through here.
+    centres = cells + sigmoid(grid[..., 1:3])
+    sizes = anchors[:, ::-1] * np.exp(np.clip(grid[..., 3:5], -10.0, 10.0))
+    predicted = _corners(centres, sizes).reshape(n, -1, 4)
+    truth_centres = cells + target[..., 1:3]
+    truths = _corners(truth_centres, target[..., 3:5])
+
+    overlapping = np.zeros((n, gh * gw * a), dtype=bool)
+    for image in range(n):
+        objects = truths[image][obj[image]]
+        if len(objects):
+            overlapping[image] = box_iou(predicted[image], objects).max(axis=1) > ignore_iou
+    return overlapping.reshape(obj.shape)
+
+
+def _corners(centres, sizes):
+    """Return xyxy boxes from (x, y) centres and (height, width) sizes."""
+    half_w, half_h = sizes[..., 1] / 2, sizes[..., 0] / 2
+    x, y = centres[..., 0], centres[..., 1]
+    return np.stack([x - half_w, y - half_h, x + half_w, y + half_h], axis=-1)
+
+
 def _class_term(logits, classes, class_activation):
     """Return the per-slot class loss (..., ) and its gradient (..., K)."""
     if class_activation == "softmax":
@@ -142,7 +207,8 @@ def _class_term(logits, classes, class_activation):
 
 
 def yolo_loss(output, target, anchors, lambda_coord=5.0, lambda_noobj=0.5,
-              lambda_obj=1.0, lambda_class=1.0, class_activation="softmax"):
+              lambda_obj=1.0, lambda_class=1.0, class_activation="softmax",
+              ignore_iou=None):
     """Compute the YOLO loss of raw network output and its gradient.
 
     Parameters
@@ -162,6 +228,10 @@ def yolo_loss(output, target, anchors, lambda_coord=5.0, lambda_noobj=0.5,
     lambda_class : float, default 1.0
         Weight of the class loss of object slots.
     class_activation : {"softmax", "sigmoid"}, default "softmax"
+    ignore_iou : float, optional
+        Leave out of the no-object term the slots whose predicted box has IoU
+        above this with an object of their image (YOLOv2: 0.6). The default,
+        None, keeps every empty slot, as the course's loss does.
 
     Returns
     -------
@@ -173,5 +243,5 @@ def yolo_loss(output, target, anchors, lambda_coord=5.0, lambda_noobj=0.5,
     """
     terms, doutput = yolo_loss_terms(output, target, anchors, lambda_coord,
                                      lambda_noobj, lambda_obj, lambda_class,
-                                     class_activation)
+                                     class_activation, ignore_iou)
     return sum(terms.values()), doutput

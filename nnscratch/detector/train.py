@@ -2,6 +2,7 @@
 
 import logging
 import os
+from functools import partial
 
 import numpy as np
 
@@ -27,6 +28,7 @@ DEFAULTS = {
     "image_size": 128,
     "seed": 0,
     "train_size": 2000,
+    "ignore_iou": 0.6,
 }
 
 
@@ -107,7 +109,8 @@ def train_detector(out_dir, data=None, epochs=None, batch_size=None, lr=None,
                      "recipe_version": RECIPE_VERSION},
     }
     trainer = Trainer(
-        model, lambda output, target: yolo_loss(output, target, anchors), optimizer,
+        model, partial(yolo_loss, anchors=anchors, ignore_iou=settings["ignore_iou"]),
+        optimizer,
         batches, evaluate=evaluate, epochs=settings["epochs"],
         batch_size=settings["batch_size"], seed=settings["seed"], out_dir=out_dir,
         model_spec=model_spec("detector", **config), lr_schedule=schedule,

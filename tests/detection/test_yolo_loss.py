@@ -10,6 +10,7 @@ from nnscratch.detection import (
     yolo_loss,
     yolo_loss_terms,
 )
+from nnscratch.detection.yolo_loss import overlaps_an_object
 
 ANCHORS = np.array([[0.6, 0.6], [1.5, 0.8]])
 IMAGE = (64, 64)
@@ -124,3 +125,79 @@ def test_yolo_loss_rejects_mismatched_target():
     bad[0, 0, 0, 0, 0] = 0.5
     with pytest.raises(ValueError, match="pc"):
         yolo_loss(output, bad, ANCHORS)
+
+
+def brute_force_overlaps(output, targets, ignore_iou):
+    """Loop over every slot and object: the ignore rule written out by hand."""
+    n, _, gh, gw = output.shape
+    a = len(ANCHORS)
+    grid = output.reshape(n, a, 5 + K, gh, gw)
+    mask = np.zeros((n, gh, gw, a), dtype=bool)
+    for image in range(n):
+        objects = []
+        for row, col, anchor in zip(*np.nonzero(targets[image, ..., 0])):
+            _, bx, by, bh, bw = targets[image, row, col, anchor, :5]
+            objects.append((col + bx, row + by, bw, bh))
+        for row in range(gh):
+            for col in range(gw):
+                for anchor in range(a):
+                    tx, ty, th, tw = grid[image, anchor, 1:5, row, col]
+                    box = (col + sigmoid(tx), row + sigmoid(ty),
+                           ANCHORS[anchor, 0] * np.exp(tw),
+                           ANCHORS[anchor, 1] * np.exp(th))
+                    mask[image, row, col, anchor] = any(
+                        centre_iou(box, other) > ignore_iou for other in objects)
+    return mask
+
+
+def centre_iou(first, second):
+    """IoU of two (cx, cy, w, h) boxes."""
+    (x1, y1, w1, h1), (x2, y2, w2, h2) = first, second
+    overlap_w = max(0.0, min(x1 + w1 / 2, x2 + w2 / 2) - max(x1 - w1 / 2, x2 - w2 / 2))
+    overlap_h = max(0.0, min(y1 + h1 / 2, y2 + h2 / 2) - max(y1 - h1 / 2, y2 - h2 / 2))
+    inter = overlap_w * overlap_h
+    return inter / (w1 * h1 + w2 * h2 - inter)
+
+
+@pytest.mark.parametrize("seed", [0, 5, 6])
+def test_ignore_mask_matches_brute_force(seed):
+    output, targets = make_batch(seed)
+    output *= 0.3  # boxes near their anchors, so that some overlap the objects
+    grid = output.reshape(2, 2, 8, GRID, GRID).transpose(0, 3, 4, 1, 2)
+    obj = targets[..., 0] == 1
+    mask = overlaps_an_object(grid, targets, ANCHORS, obj, 0.3)
+    expected = brute_force_overlaps(output, targets, 0.3)
+    np.testing.assert_array_equal(mask, expected)
+    assert expected.any()
+    assert not expected.all()
+
+
+def test_ignored_slots_leave_the_no_object_term():
+    output, targets = make_batch(0)
+    output *= 0.3
+    plain, _ = yolo_loss_terms(output, targets, ANCHORS)
+    ignoring, _ = yolo_loss_terms(output, targets, ANCHORS, ignore_iou=0.3)
+    expected = brute_force_overlaps(output, targets, 0.3) & (targets[..., 0] == 0)
+    p = sigmoid(output.reshape(2, 2, 8, GRID, GRID)[:, :, 0]).transpose(0, 2, 3, 1)
+    assert plain["no_object"] - ignoring["no_object"] == pytest.approx(
+        0.5 * (p[expected] ** 2).sum() / 2)
+    for name in ("object", "xy", "size", "class"):
+        assert ignoring[name] == plain[name]
+
+
+def test_ignore_rule_gradient_matches_central_differences():
+    output, targets = make_batch(5)
+    output *= 0.3
+    loss, doutput = yolo_loss(output, targets, ANCHORS, ignore_iou=0.3)
+    numeric = numerical_gradient(
+        lambda o: yolo_loss(o, targets, ANCHORS, ignore_iou=0.3)[0], output)
+    # The mask is constant unless a step of 1e-6 moves an IoU across 0.3,
+    # which these outputs do not do.
+    assert relative_error(doutput, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("ignore_iou", [0.0, 1.0, -0.5])
+def test_ignore_iou_out_of_range_is_rejected(ignore_iou):
+    output, targets = make_batch(0)
+    with pytest.raises(ValueError, match="ignore_iou"):
+        yolo_loss(output, targets, ANCHORS, ignore_iou=ignore_iou)
