@@ -32,7 +32,7 @@ def register(subparsers):
                         help="weight of the content cost (default 1)")
     parser.add_argument("--beta", type=float, default=None,
                         help="weight of the style cost (default: the network's, "
-                             "100 for the random network)")
+                             "1000 for the random network)")
 
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
                         help="L-BFGS-B with pixel bounds, or Adam with clipping "

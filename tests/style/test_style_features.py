@@ -170,3 +170,36 @@ def test_vgg_loader_rejects_lone_npy(tmp_path):
         np.save(stream, np.zeros(3, np.float32))
     with pytest.raises(ValueError, match="not a readable .npz"):
         load_vgg19_npz(path, config=SMALL_CONFIG)
+
+
+def test_vgg19_loader_matches_torch_features(tmp_path, torch):
+    # torchvision's vgg19().features is this nn.Sequential; building it here
+    # runs the conversion of load_vgg19_npz's docstring without torchvision.
+    nn = torch.nn
+    torch.manual_seed(0)
+    layers, in_channels = [], 3
+    for item in VGG19_CONFIG:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(in_channels, item, 3, padding=1), nn.ReLU(inplace=True)]
+            in_channels = item
+    features = nn.Sequential(*layers).eval()
+    path = tmp_path / "vgg19.npz"
+    np.savez(path, **{f"features.{key}": value.numpy()
+                      for key, value in features.state_dict().items()})
+
+    network = load_vgg19_npz(path, pool="max")
+    image = np.random.default_rng(0).random((1, 3, 32, 32)).astype(np.float32)
+    outputs = network.forward(image, ["relu4_2", "pool5"])
+    mean = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1)
+    with torch.no_grad():
+        x = (torch.from_numpy(image) - mean) / std
+        expected_relu4_2 = features[:23](x).numpy()
+        expected_pool5 = features(x).numpy()
+    # float32 through 16 convolutions: relative rounding near 1e-5.
+    scale = np.abs(expected_relu4_2).max()
+    np.testing.assert_allclose(outputs["relu4_2"], expected_relu4_2, atol=1e-4 * scale)
+    np.testing.assert_allclose(outputs["pool5"], expected_pool5,
+                               atol=1e-4 * np.abs(expected_pool5).max())
