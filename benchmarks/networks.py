@@ -55,8 +55,11 @@ def classifier_setup(quick):
     return model.train(), x, labels[:batch].astype(np.int64)
 
 
-def ours_step(name, quick):
-    """Return (step, model, x): ``step()`` trains once and returns (loss, grads)."""
+def ours_step(name, quick, dtype=np.float32):
+    """Return (step, model, x): ``step()`` trains once and returns (loss, grads).
+
+    ``dtype`` converts the network and its input (float64 for checks).
+    """
     if name == "yolo":
         from nnscratch.detection import yolo_loss
 
@@ -72,6 +75,8 @@ def ours_step(name, quick):
         def loss_function(out):
             return softmax_cross_entropy(out, labels)
 
+    model.astype(dtype)
+    x = x.astype(dtype)
     optimizer = Adam(model.parameters(), lr=1e-3)
 
     def step():
@@ -84,7 +89,7 @@ def ours_step(name, quick):
     return step, model, x
 
 
-def torch_step(name, quick):
+def torch_step(name, quick, dtype=np.float32):
     """Return the PyTorch twin of ``ours_step`` from the same initial weights."""
     import torch
 
@@ -102,9 +107,9 @@ def torch_step(name, quick):
         def loss_function(out):
             return torch.nn.functional.cross_entropy(out, labels_t)
 
-    twin = torch_twin(model)
+    twin = torch_twin(model.astype(dtype))
     optimizer = torch.optim.Adam(twin.parameters(), lr=1e-3)
-    x_t = torch.from_numpy(x)
+    x_t = torch.from_numpy(x.astype(dtype))
 
     def step():
         optimizer.zero_grad(set_to_none=True)

@@ -54,9 +54,12 @@ def torch_twin(model):
     Returns
     -------
     torch.nn.Sequential
-        In the same train or eval mode as ``model``.
+        In the same train or eval mode as ``model``, in float64 when
+        ``model``'s parameters are float64.
     """
     twin = _twin_layer(model)
+    if any(value.dtype == np.float64 for value in model.state_dict().values()):
+        twin = twin.double()
     state = {key: torch.from_numpy(value.copy())
              for key, value in model.state_dict().items()}
     # nnscratch keeps no batch counter (momentum=None is not offered).
