@@ -1,9 +1,12 @@
 """Neural style transfer: content and style costs on a fixed feature network,
 minimised over the generated image's pixels.
 
-Submodules: ``features`` (the feature networks and their taps), ``costs``
-(Gram matrix, content and style costs with gradients) and ``optimize``
-(L-BFGS-B and Adam on the pixels).
+Submodules:
+
+- ``features``: the feature networks and their taps.
+- ``costs``: Gram matrix, content and style costs with their gradients.
+- ``optimize``: L-BFGS-B and Adam on the pixels.
+- ``images``: bundled photographs, resizing and result figures.
 """
 
 from nnscratch.style.costs import (

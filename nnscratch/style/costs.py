@@ -165,8 +165,8 @@ class StyleTransferCost:
     """The total cost ``alpha * L_content + beta * L_style`` of an image.
 
     Targets (content activations, style Gram matrices) are computed once, at
-    construction; each call runs the network forward on the generated image,
-    then backward once with every tap's gradient injected at its layer.
+    construction. Each call runs the network forward on the generated image,
+    then backward once with every tap's gradient added at its layer.
 
     Parameters
     ----------

@@ -1,9 +1,9 @@
 """Feature networks for style transfer, run with taps at named layers.
 
 Style transfer compares activations of a fixed convolutional network at
-several depths, so it needs two things this module provides: a network, and a
-way to read activations at chosen layers and to send a gradient back from each
-of them in one backward pass.
+several depths. This module provides the network, and a way to read
+activations at chosen layers and send a gradient back from each of them in
+one backward pass.
 
 Two networks are available:
 
@@ -73,7 +73,7 @@ class FeatureNetwork:
     layer_names : sequence of str
         One name per layer of ``model``, such as ``"relu3_1"``.
     mean, std : sequence of 3 float
-        The network sees ``(image - mean) / std`` per channel.
+        The network's input is ``(image - mean) / std`` per channel.
     content_layers, style_layers : dict of str to float
         The default taps and their weights for this network.
     default_beta : float
@@ -268,11 +268,10 @@ def random_multiscale_network(widths=(32, 64, 128, 256, 256),
     the choice Gatys et al. made for VGG in style transfer.
 
     The content tap is the first ReLU, not a deep one as with VGG. Random
-    filters after a pool barely respond to pixel-scale noise, so a content
+    filters after a pool barely respond to pixel-scale noise. So a content
     tap at ``relu2`` or deeper left the noise of the starting image in the
-    output (seen on 128x128 transfers of scikit-image's astronaut), while
-    ``relu1`` gives a clean image whose colours and textures still follow the
-    style.
+    output of 128x128 transfers of scikit-image's astronaut. With ``relu1``
+    the image is clean, and its colours and textures still follow the style.
     """
     if len(widths) != len(kernel_sizes) or not widths:
         raise ValueError(
@@ -378,7 +377,7 @@ def load_vgg19_npz(path, config=VGG19_CONFIG, pool="avg", dtype=np.float32):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not an ``.npz``, holds pickled objects, lacks a key,
+        If the file is not an ``.npz``, contains pickled objects, lacks a key,
         has an unexpected ``features.`` key, or an array of the wrong shape.
 
     Notes
@@ -412,7 +411,7 @@ def load_vgg19_npz(path, config=VGG19_CONFIG, pool="avg", dtype=np.float32):
         raise ValueError(f"{path!r} is not a readable .npz file ({error})") from None
     except ValueError as error:
         raise ValueError(
-            f"{path!r} holds pickled objects, which are never loaded because "
+            f"{path!r} contains pickled objects, which are never loaded because "
             f"unpickling can run code ({error}); save plain arrays with np.savez"
         ) from None
 
