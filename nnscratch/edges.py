@@ -16,6 +16,7 @@ forward pass computes every response.
 import numpy as np
 
 from nnscratch.layers import Conv2d
+from nnscratch.plots import label_font
 
 VERTICAL = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], dtype=np.float32)
 HORIZONTAL = VERTICAL.T.copy()
@@ -111,7 +112,7 @@ def edge_figure(image, responses):
     ndarray of shape (2 (OH + LABEL_HEIGHT) + 3 GAP, 3 OW + 4 GAP, 3), uint8
         Panels in ``PANEL_ORDER``, three per row, each under its label.
     """
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     OH, OW = responses["vertical"].shape
     H, W = image.shape
@@ -126,10 +127,7 @@ def edge_figure(image, responses):
     width = GRID_COLUMNS * OW + (GRID_COLUMNS + 1) * GAP
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    try:
-        font = ImageFont.load_default(size=16)
-    except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
-        font = ImageFont.load_default()
+    font = label_font(16)
     for index, name in enumerate(PANEL_ORDER):
         row, column = divmod(index, GRID_COLUMNS)
         x0 = GAP + column * (OW + GAP)

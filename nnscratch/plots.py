@@ -77,3 +77,17 @@ def plot_history(history, path, title=None):
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def label_font(size):
+    """Return Pillow's default font at ``size`` pixels for labels on figures.
+
+    Pillow before 10.1 has only a fixed-size bitmap font, which is returned
+    instead.
+    """
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:
+        return ImageFont.load_default()

@@ -1,7 +1,9 @@
 """Images for style transfer: bundled photographs, resizing and result figures."""
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from nnscratch.plots import label_font
 
 # scikit-image photographs used when no image is given. The astronaut is
 # public domain (NASA); the immunohistochemistry slide, with its brown and blue
@@ -93,10 +95,7 @@ def side_by_side(panels, labels):
     width = sum(panel.shape[1] for panel in panels) + (len(panels) + 1) * GAP
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    try:
-        font = ImageFont.load_default(size=14)
-    except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
-        font = ImageFont.load_default()
+    font = label_font(14)
 
     x0 = GAP
     for panel, label in zip(panels, labels):
