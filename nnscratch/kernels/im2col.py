@@ -86,13 +86,16 @@ def _im2col_tile_loops(x, n0, n1, r0, r1, KH, KW, SH, SW, PH, PW, OH, OW, cols):
     entries = cols.reshape(cols.size)
     step = np.uint64(SW)
     for run in range(runs.shape[0]):
-        entry, lo, hi, pixel = runs[run]
-        entries[entry:entry + lo] = 0
-        entries[entry + hi:entry + OW] = 0
-        start = np.uint64(entry + lo)
-        first = np.uint64(pixel)
-        for k in range(np.uint64(hi - lo)):
-            entries[start + k] = pixels[first + k * step]
+        entry = np.uint64(runs[run, 0])
+        lo = np.uint64(runs[run, 1])
+        hi = np.uint64(runs[run, 2])
+        pixel = np.uint64(runs[run, 3])
+        for k in range(lo):
+            entries[entry + k] = 0
+        for k in range(hi - lo):
+            entries[entry + lo + k] = pixels[pixel + k * step]
+        for k in range(hi, np.uint64(OW)):
+            entries[entry + k] = 0
     return cols
 
 
@@ -104,11 +107,12 @@ def _col2im_tile_loops(dcols, n0, n1, r0, r1, KH, KW, SH, SW, PH, PW, OH, OW, dx
     # Each pixel receives its terms in kernel-offset order (i, then j), as in
     # the NumPy twin, so the two agree bit for bit.
     for run in range(runs.shape[0]):
-        entry, lo, hi, pixel = runs[run]
-        start = np.uint64(entry + lo)
-        first = np.uint64(pixel)
-        for k in range(np.uint64(hi - lo)):
-            pixels[first + k * step] += entries[start + k]
+        entry = np.uint64(runs[run, 0])
+        lo = np.uint64(runs[run, 1])
+        hi = np.uint64(runs[run, 2])
+        pixel = np.uint64(runs[run, 3])
+        for k in range(hi - lo):
+            pixels[pixel + k * step] += entries[entry + lo + k]
     return dx
 
 

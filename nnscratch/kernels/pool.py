@@ -26,42 +26,60 @@ def _maxpool_forward_loops(x, KH, KW, SH, SW, PH, PW, OH, OW):
         n = plane // C
         c = plane % C
         for oh in range(OH):
+            # The window clipped to the image: padding never wins.
+            h_lo = max(0, oh * SH - PH)
+            h_hi = min(H, oh * SH - PH + KH)
             for ow in range(OW):
-                best = -np.inf
-                best_index = -1
-                for i in range(KH):
-                    h = oh * SH - PH + i
-                    if h < 0 or h >= H:
-                        continue
-                    for j in range(KW):
-                        w = ow * SW - PW + j
-                        if w < 0 or w >= W:
-                            continue
+                w_lo = max(0, ow * SW - PW)
+                w_hi = min(W, ow * SW - PW + KW)
+                best = x[n, c, h_lo, w_lo]
+                best_index = h_lo * W + w_lo
+                # A plain "greater than" scan, with NaNs only noted: branches
+                # for NaN inside the scan made it twice as slow.
+                has_nan = False
+                for h in range(h_lo, h_hi):
+                    for w in range(w_lo, w_hi):
                         value = x[n, c, h, w]
-                        is_nan_first = np.isnan(value) and not np.isnan(best)
-                        if value > best or best_index < 0 or is_nan_first:
+                        has_nan |= value != value
+                        if value > best:
                             best = value
                             best_index = h * W + w
+                if has_nan:
+                    best_index = _first_nan_index_jit(x[n, c], h_lo, h_hi, w_lo,
+                                                      w_hi)
+                    best = x[n, c, best_index // W, best_index % W]
                 out[n, c, oh, ow] = best
                 argmax[n, c, oh, ow] = best_index
     return out, argmax
 
 
+def _first_nan_index(plane, h_lo, h_hi, w_lo, w_hi):
+    """Return h * W + w of the first NaN in row-major window order, or -1."""
+    W = plane.shape[1]
+    for h in range(h_lo, h_hi):
+        for w in range(w_lo, w_hi):
+            if plane[h, w] != plane[h, w]:
+                return h * W + w
+    return -1
+
+
 def _maxpool_backward_loops(dout, argmax, H, W):
     N, C, OH, OW = dout.shape
     dx = np.zeros((N, C, H, W), dtype=dout.dtype)
+    grads = dout.reshape(dout.size)
+    winners = argmax.reshape(argmax.size)
+    pixels = dx.reshape(dx.size)
     # Overlapping windows may share a winner, so each plane accumulates; planes
-    # are disjoint, so they run in parallel without races.
+    # are disjoint, so they run in parallel without races. Unsigned flat
+    # indices spare a division and a wrap-around check per element.
     for plane in numba.prange(N * C):
-        n = plane // C
-        c = plane % C
-        for oh in range(OH):
-            for ow in range(OW):
-                index = argmax[n, c, oh, ow]
-                dx[n, c, index // W, index % W] += dout[n, c, oh, ow]
+        base = np.uint64(plane * H * W)
+        for k in range(np.uint64(plane * OH * OW), np.uint64((plane + 1) * OH * OW)):
+            pixels[base + np.uint64(winners[k])] += grads[k]
     return dx
 
 
+_first_nan_index_jit = numba.njit(cache=True)(_first_nan_index)
 maxpool_forward_numba = numba.njit(cache=True, parallel=True)(_maxpool_forward_loops)
 maxpool_backward_numba = numba.njit(cache=True, parallel=True)(
     _maxpool_backward_loops
