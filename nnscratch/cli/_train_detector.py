@@ -22,6 +22,9 @@ def register(targets):
                         help="peak learning rate of the cosine schedule")
     parser.add_argument("--image-size", type=int, default=DEFAULTS["image_size"],
                         help="network input side in pixels, a multiple of 16")
+    parser.add_argument("--grid-stride", type=int, choices=(8, 16),
+                        default=DEFAULTS["grid_stride"],
+                        help="input pixels per grid cell (3 or 4 max pools)")
     parser.add_argument("--anchors", type=int, default=DEFAULTS["num_anchors"],
                         help="number of anchor boxes, chosen by k-means")
     parser.add_argument("--train-size", type=int, default=DEFAULTS["train_size"],
@@ -47,6 +50,7 @@ def run(args):
         history = train_detector(
             args.out, data=args.data, epochs=args.epochs, batch_size=args.batch_size,
             lr=args.lr, num_anchors=args.anchors, image_size=args.image_size,
+            grid_stride=args.grid_stride,
             seed=args.seed, train_size=args.train_size, resume=resume)
     except TrainingInterrupted as stop:
         print(f"interrupted; resume with --resume (checkpoint {stop.checkpoint})",

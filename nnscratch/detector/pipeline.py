@@ -2,7 +2,7 @@
 target encoding and batches.
 
 The network sees square ``image_size`` inputs (letterboxed); its grid has
-``image_size / GRID_STRIDE`` cells a side. Anchors are chosen by k-means with
+``image_size / grid_stride`` cells a side. Anchors are chosen by k-means with
 distance 1 - IoU on the training boxes, in pixels of the network input, and
 stored in cell units, the unit of ``nnscratch.detection.yolo``.
 """
@@ -18,12 +18,12 @@ from nnscratch.detector.data import letterbox
 from nnscratch.detector.model import GRID_STRIDE
 
 
-def check_image_size(image_size):
+def check_image_size(image_size, grid_stride=GRID_STRIDE):
     """Return ``image_size`` if it is a positive multiple of the grid stride."""
-    if not isinstance(image_size, (int, np.integer)) or image_size < GRID_STRIDE \
-            or image_size % GRID_STRIDE:
+    if not isinstance(image_size, (int, np.integer)) or image_size < grid_stride \
+            or image_size % grid_stride:
         raise ValueError(
-            f"image size must be a positive multiple of {GRID_STRIDE} (the "
+            f"image size must be a positive multiple of {grid_stride} (the "
             f"network's grid stride), got {image_size!r}"
         )
     return int(image_size)
@@ -48,7 +48,7 @@ def letterbox_all(data, image_size):
     return images, boxes, list(data.labels), transforms
 
 
-def choose_anchors(boxes, num_anchors, seed=0):
+def choose_anchors(boxes, num_anchors, seed=0, grid_stride=GRID_STRIDE):
     """Run k-means (distance 1 - IoU) on pixel boxes; return anchors in cells.
 
     Returns
@@ -68,7 +68,7 @@ def choose_anchors(boxes, num_anchors, seed=0):
             f"got {len(wh)}"
         )
     anchors, mean_iou = kmeans_anchors(wh, k=num_anchors, seed=seed)
-    anchors = anchors[np.argsort(anchors.prod(axis=1))] / GRID_STRIDE
+    anchors = anchors[np.argsort(anchors.prod(axis=1))] / grid_stride
     return anchors, float(mean_iou)
 
 
@@ -82,11 +82,13 @@ class DetectionBatches:
     anchors : ndarray of shape (A, 2), cell units
     augment : bool
         Apply ``random_augment`` (flip, zoom, shift, colour) to training batches.
+    grid_stride : int
+        Input pixels per grid cell of the network.
     """
 
-    def __init__(self, data, image_size, anchors, augment=True):
-        self.image_size = check_image_size(image_size)
-        self.grid = self.image_size // GRID_STRIDE
+    def __init__(self, data, image_size, anchors, augment=True, grid_stride=GRID_STRIDE):
+        self.image_size = check_image_size(image_size, grid_stride)
+        self.grid = self.image_size // grid_stride
         self.anchors = np.asarray(anchors, np.float64)
         self.num_classes = len(data.class_names)
         self.augment = augment

@@ -6,6 +6,7 @@ import numpy as np
 
 from nnscratch.detection.yolo import yolo_decode
 from nnscratch.detector.data import letterbox, undo_letterbox
+from nnscratch.detector.model import GRID_STRIDE
 from nnscratch.detector.pipeline import check_image_size
 
 SHIPPED_WEIGHTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "weights",
@@ -26,14 +27,18 @@ class Detector:
         Side of the square network input; images are letterboxed to it.
     training : dict, optional
         The settings the weights were trained with (checkpoint metadata).
+    grid_stride : int
+        Input pixels per grid cell of ``model``.
     """
 
-    def __init__(self, model, anchors, class_names, image_size, training=None):
+    def __init__(self, model, anchors, class_names, image_size, training=None,
+                 grid_stride=GRID_STRIDE):
         self.training = dict(training or {})
         self.model = model.eval()
         self.anchors = np.asarray(anchors, np.float64)
         self.class_names = tuple(class_names)
-        self.image_size = check_image_size(image_size)
+        self.image_size = check_image_size(image_size, grid_stride)
+        self.grid_stride = grid_stride
 
     @classmethod
     def from_checkpoint(cls, path=None, image_size=None):
@@ -53,7 +58,8 @@ class Detector:
             )
         size = image_size or detector_info["image_size"]
         return cls(model, detector_info["anchors"], detector_info["class_names"], size,
-                   metadata.get("training"))
+                   metadata.get("training"),
+                   detector_info.get("grid_stride", GRID_STRIDE))
 
     def predict_batch(self, x, score_threshold=0.6, iou_threshold=0.5):
         """Detect objects in letterboxed inputs.

@@ -29,6 +29,7 @@ DEFAULTS = {
     "seed": 0,
     "train_size": 2000,
     "ignore_iou": 0.6,
+    "grid_stride": 8,
 }
 
 
@@ -64,7 +65,8 @@ def read_split(path, split):
 
 def train_detector(out_dir, data=None, epochs=None, batch_size=None, lr=None,
                    weight_decay=None, num_anchors=None, width=None, image_size=None,
-                   seed=None, train_size=None, resume=None, progress=True):
+                   seed=None, train_size=None, grid_stride=None, resume=None,
+                   progress=True):
     """Train a detector and write ``best.npz``, ``last.npz`` and curves to ``out_dir``.
 
     Parameters default to ``DEFAULTS``; ``data=None`` uses the embedded
@@ -73,14 +75,16 @@ def train_detector(out_dir, data=None, epochs=None, batch_size=None, lr=None,
     settings = dict(DEFAULTS)
     given = dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                  num_anchors=num_anchors, width=width, image_size=image_size,
-                 seed=seed, train_size=train_size)
+                 seed=seed, train_size=train_size, grid_stride=grid_stride)
     settings.update({k: v for k, v in given.items() if v is not None})
-    image_size = check_image_size(settings["image_size"])
+    stride = settings["grid_stride"]
+    image_size = check_image_size(settings["image_size"], stride)
 
     train_data, val_data = load_splits(data, settings["train_size"], settings["seed"])
-    batches = DetectionBatches(train_data, image_size, np.ones((1, 2)), augment=True)
+    batches = DetectionBatches(train_data, image_size, np.ones((1, 2)), augment=True,
+                               grid_stride=stride)
     anchors, mean_iou = choose_anchors(batches.boxes, settings["num_anchors"],
-                                       settings["seed"])
+                                       settings["seed"], stride)
     batches.anchors = anchors
     logger.info("anchors (cells): %s, mean best IoU %.3f", anchors.round(3).tolist(),
                 mean_iou)
@@ -88,7 +92,7 @@ def train_detector(out_dir, data=None, epochs=None, batch_size=None, lr=None,
     init.manual_seed(settings["seed"])
     num_classes = len(train_data.class_names)
     config = {"num_classes": num_classes, "num_anchors": settings["num_anchors"],
-              "width": settings["width"]}
+              "width": settings["width"], "grid_stride": stride}
     model = build_detector(**config)
     optimizer = optim.AdamW(model.parameters(), lr=settings["lr"],
                             weight_decay=settings["weight_decay"])
@@ -96,7 +100,8 @@ def train_detector(out_dir, data=None, epochs=None, batch_size=None, lr=None,
     schedule = optim.CosineLR(settings["lr"], steps, warmup_steps=min(200, steps // 10),
                               min_lr=settings["lr"] / 50)
 
-    detector = Detector(model, anchors, train_data.class_names, image_size)
+    detector = Detector(model, anchors, train_data.class_names, image_size,
+                        grid_stride=stride)
 
     def evaluate(_model):
         result = evaluate_detector(detector, val_data)
@@ -104,7 +109,8 @@ def train_detector(out_dir, data=None, epochs=None, batch_size=None, lr=None,
 
     metadata = {
         "detector": {"anchors": anchors.tolist(), "class_names": list(train_data.class_names),
-                     "image_size": image_size, "anchor_mean_iou": mean_iou},
+                     "image_size": image_size, "anchor_mean_iou": mean_iou,
+                     "grid_stride": stride},
         "training": {**settings, "data": "embedded" if data is None else os.fspath(data),
                      "recipe_version": RECIPE_VERSION},
     }

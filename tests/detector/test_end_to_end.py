@@ -18,6 +18,7 @@ from nnscratch.trainer import Trainer
 from nnscratch.zoo import model_spec
 
 SIZE = 64
+STRIDE = 8  # the shipped detector's grid stride
 
 
 def square_data(count, seed):
@@ -47,19 +48,21 @@ def square_data(count, seed):
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("detector")
     data = square_data(48, seed=0)
-    batches = DetectionBatches(data, SIZE, np.ones((1, 2)), augment=False)
-    anchors, _ = choose_anchors(batches.boxes, 1)
+    batches = DetectionBatches(data, SIZE, np.ones((1, 2)), augment=False,
+                               grid_stride=STRIDE)
+    anchors, _ = choose_anchors(batches.boxes, 1, grid_stride=STRIDE)
     batches.anchors = anchors
     init.manual_seed(0)
-    model = build_detector(num_classes=2, num_anchors=1, width=8)
+    model = build_detector(num_classes=2, num_anchors=1, width=8, grid_stride=STRIDE)
     optimizer = optim.Adam(model.parameters(), lr=3e-3)
     trainer = Trainer(
-        model, lambda o, t: yolo_loss(o, t, anchors), optimizer, batches,
+        model, lambda o, t: yolo_loss(o, t, anchors, ignore_iou=0.6), optimizer, batches,
         epochs=24, batch_size=8, seed=0, out_dir=out, progress=False, plot=False,
-        model_spec=model_spec("detector", num_classes=2, num_anchors=1, width=8),
+        model_spec=model_spec("detector", num_classes=2, num_anchors=1, width=8,
+                              grid_stride=STRIDE),
         metadata={"detector": {"anchors": anchors.tolist(),
                                "class_names": list(data.class_names),
-                               "image_size": SIZE}},
+                               "image_size": SIZE, "grid_stride": STRIDE}},
     )
     history = trainer.fit()
     return out, history
@@ -127,3 +130,17 @@ def test_evaluate_command_writes_map_json(trained, tmp_path, monkeypatch):
     result = json.loads(json_path.read_text())
     assert 0.5 < result["map50"] <= 1
     assert 0 <= result["map50_95"] <= result["map50"]
+
+
+@pytest.mark.parametrize("stride, pools", [(16, 4), (8, 3)])
+def test_grid_stride_sets_pools_and_grid(stride, pools):
+    model = build_detector(num_classes=2, num_anchors=3, width=4, grid_stride=stride)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("MaxPool2d") == pools
+    out = model.forward(np.zeros((1, 3, 64, 96), np.float32))
+    assert out.shape == (1, 3 * 7, 64 // stride, 96 // stride)
+
+
+def test_unknown_grid_stride_is_rejected():
+    with pytest.raises(ValueError, match="grid_stride"):
+        build_detector(num_classes=2, num_anchors=3, grid_stride=4)
