@@ -9,6 +9,7 @@ from nnscratch import load_checkpoint, save_checkpoint
 from nnscratch.cli import main
 from nnscratch.siamese.benchmarks import BENCHMARK_VERSIONS
 from nnscratch.siamese.commands import (
+    evaluate_command,
     identify_image,
     normalised_pixels,
     verify_images,
@@ -184,6 +185,20 @@ def test_normalised_pixels_distance_is_correlation():
     correlation = np.corrcoef(images[0].ravel(), images[1].ravel())[0, 1]
     distance = ((pixels[0] - pixels[1]) ** 2).sum()
     assert distance == pytest.approx(2 - 2 * correlation)
+
+
+def test_evaluate_reads_old_checkpoint_as_digits(tmp_path):
+    # Checkpoints from before benchmarks were recorded trained on the digits.
+    config = {"in_channels": 1, "image_size": 28, "embedding_size": 8,
+              "channels": [4], "hidden_size": 8}
+    model = build_siamese_network(**config, rng=np.random.default_rng(1))
+    weights = save_checkpoint(tmp_path / "old.npz", model,
+                              model=model_spec("siamese", **config), tau=0.5,
+                              score="distance")
+    result = evaluate_command(weights=str(weights), trials=50,
+                              roc_path=str(tmp_path / "roc.png"))
+    assert result["benchmark"] == "digits"
+    assert result["images"] == 1500
 
 
 def test_evaluate_rejects_other_benchmark_version(tmp_path, capsys):
