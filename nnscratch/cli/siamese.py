@@ -208,7 +208,7 @@ def run_identify(args):
 
 
 def run_evaluate(args):
-    from nnscratch.siamese.commands import evaluate_command
+    from nnscratch.siamese.evaluate import evaluate_command
 
     try:
         result = evaluate_command(weights=args.weights, data=args.data,

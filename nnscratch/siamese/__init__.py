@@ -28,5 +28,7 @@ benchmarks
 train
     The training loop: P identities x K images per batch, mining, one step.
 commands
-    Train, verify, identify and evaluate, as called by ``nnscratch siamese``.
+    Train, verify and identify, as called by ``nnscratch siamese``.
+evaluate
+    Verification and one-shot metrics of a checkpoint on held-out identities.
 """

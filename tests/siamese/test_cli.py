@@ -8,12 +8,8 @@ import pytest
 from nnscratch import load_checkpoint, save_checkpoint
 from nnscratch.cli import main
 from nnscratch.siamese.benchmarks import BENCHMARK_VERSIONS
-from nnscratch.siamese.commands import (
-    evaluate_command,
-    identify_image,
-    normalised_pixels,
-    verify_images,
-)
+from nnscratch.siamese.commands import identify_image, verify_images
+from nnscratch.siamese.evaluate import evaluate_command, normalised_pixels
 from nnscratch.siamese.model import build_siamese_network
 from nnscratch.zoo import load_model, model_spec
 
