@@ -1,7 +1,7 @@
 """Layers against PyTorch: Conv2d, MaxPool2d, BatchNorm2d and the losses.
 
 Conv2d runs on the course's four shapes, forward alone (eval mode, no
-gradient) and forward plus backward (train mode; the input's gradient is
+gradient) and forward plus backward (train mode, with the input's gradient
 computed too). Forward plus backward counts three times the forward FLOPs:
 the forward product, the weight gradient and the input gradient.
 
@@ -15,7 +15,11 @@ import numpy as np
 from benchmarks.harness import Case, assert_close, import_torch, torch_name
 from nnscratch import init
 from nnscratch.layers import BatchNorm2d, Conv2d, MaxPool2d
-from nnscratch.losses import binary_cross_entropy_with_logits, mse, softmax_cross_entropy
+from nnscratch.losses import (
+    binary_cross_entropy_with_logits,
+    mse,
+    softmax_cross_entropy,
+)
 from nnscratch.model import Sequential
 
 GROUP = "layers"
@@ -57,10 +61,11 @@ def _random(shape, seed):
 def network_case(name, model, x, backward, flops, **targets):
     """Return a Case timing ``model`` against its PyTorch twin on ``x``.
 
-    With ``backward`` the model runs in train mode and each call is one
-    forward and one backward pass with a fixed upstream gradient; the check
-    compares the output, the input gradient and every parameter gradient.
-    Without it the model runs in eval mode and only the output is compared.
+    With ``backward`` the model runs in train mode, and each call is one
+    forward and one backward pass with a fixed upstream gradient. The check
+    then compares the output, the input gradient and every parameter
+    gradient. Without it the model runs in eval mode and only the output is
+    compared.
     """
     model.train(backward)
     out_shape = model.output_shape(x.shape)
@@ -178,7 +183,7 @@ def _check_loss(ours, reference):
 
 
 def cases(quick=False):
-    """Yield the layer cases; ``quick`` shrinks every shape."""
+    """Yield the layer cases, on tiny shapes when ``quick`` is set."""
     yield from _conv_cases(quick)
     yield from _other_layer_cases(quick)
     yield from _loss_cases(quick)

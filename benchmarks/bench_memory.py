@@ -2,8 +2,9 @@
 
 Each side of each network runs in its own process (``benchmarks.memory_probe``)
 so that neither inherits the other's allocations or allocator caches. The
-number is the peak resident set size during three training steps (one in quick mode) minus the
-resident set size just before them, after a warm-up step of a tiny network.
+number is the peak resident set size during three training steps (one in
+quick mode) minus the resident set size just before them, after a warm-up
+step of a tiny network.
 """
 
 import json

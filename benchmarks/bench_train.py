@@ -31,12 +31,12 @@ def _compare_steps(ours, reference, rtol):
 def step_check(name, quick):
     """Return the check of one network's first training step.
 
-    The float32 steps must agree to 1% of each gradient's scale: a bias
-    gradient behind batch normalisation is a sum of terms that cancel, and
-    float32 rounding in a different summation order moved one in the YOLO
-    network by 9% of itself (0.3% of the scale). The float64 steps, run by
-    the check itself, must agree to 1e-9, which the float32 tolerance could
-    not tell from a real error.
+    The float32 steps must agree to 1% of each gradient's scale, because a
+    bias gradient behind batch normalisation is a sum of terms that cancel.
+    In the YOLO network, float32 rounding in a different summation order
+    moved one by 9% of itself (0.3% of the scale). The float64 steps, which
+    the check runs itself, must agree to 1e-9, so an error that the float32
+    tolerance would hide still fails.
     """
     def check(ours, reference):
         _compare_steps(ours, reference, 1e-2)

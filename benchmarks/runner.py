@@ -5,8 +5,8 @@ Usage::
     python -m benchmarks [GROUP ...] [--quick] [--threads 1 2] [--out DIR]
 
 Every ``benchmarks/bench_<group>.py`` is a group; with no GROUP all of them
-run. The "gemm" group runs first whenever "layers" runs, because the layer
-rows report their GFLOP/s as a fraction of its ceiling.
+run. The "gemm" group runs first whenever a group that counts FLOPs runs,
+because those rows report their GFLOP/s as a fraction of its ceiling.
 """
 
 import argparse
@@ -24,13 +24,16 @@ from benchmarks.harness import describe_environment, set_threads, time_case
 from benchmarks.report import markdown_table
 
 # Groups in the order they run; groups not listed here run after them.
-ORDER = ("gemm", "layers", "detection", "train", "memory", "startup")
+ORDER = ("gemm", "layers", "profile", "detection", "train", "memory", "startup")
+# Groups whose rows count FLOPs, and so need the ceiling of the "gemm" group.
+CEILING_USERS = ("layers", "profile", "detection", "train")
 DEFAULT_OUT = os.path.join(os.path.dirname(__file__), "results")
 
 
 def available_groups():
     """Return the group names of every ``bench_*.py`` module, in run order."""
-    names = [info.name[len("bench_"):] for info in pkgutil.iter_modules(benchmarks.__path__)
+    modules = pkgutil.iter_modules(benchmarks.__path__)
+    names = [info.name[len("bench_"):] for info in modules
              if info.name.startswith("bench_")]
     known = [name for name in ORDER if name in names]
     return known + sorted(set(names) - set(known))
@@ -45,7 +48,7 @@ def resolve_groups(requested):
             f"unknown benchmark group(s) {unknown}; choose from {available}"
         )
     chosen = set(requested or available)
-    if "layers" in chosen:
+    if chosen & set(CEILING_USERS):
         chosen.add("gemm")
     return [name for name in available if name in chosen]
 
@@ -81,7 +84,7 @@ def run_group(name, quick, threads, repeats, budget_s, only, log):
             log(f"  {case.name}: FAILED")
             continue
         if quick:
-            # Targets are set for the full shapes; tiny ones say nothing of them.
+            # Targets apply to the full shapes, not to the tiny quick ones.
             row.update(target_ratio=None, target_ceiling=None)
         rows.append(row)
         ratio = f", ratio {row['ratio']:.2f}" if "ratio" in row else ""

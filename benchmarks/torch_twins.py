@@ -81,7 +81,7 @@ def torch_grads(module):
 
 def yolo_loss_torch(output, target, anchors, lambda_coord=5.0, lambda_noobj=0.5,
                     lambda_obj=1.0, lambda_class=1.0):
-    """The loss of ``nnscratch.detection.yolo_loss`` with softmax classes, in torch.
+    """Compute the loss of ``nnscratch.detection.yolo_loss`` (softmax classes) in torch.
 
     Parameters
     ----------

@@ -43,11 +43,11 @@ def _tile_runs(shape, n0, n1, r0, r1, KH, KW, SH, SW, PH, PW, OW):
     """Plan the runs of one tile's column matrix, in the order col2im adds them.
 
     A run is the OW entries of one column-matrix row (c, i, j) for one sample
-    n and output row oh. Row ``r`` of the result, ``(entry, lo, hi, pixel)``,
-    says that the run starts at flat index ``entry`` of the tile's columns,
-    that its entries ``lo:hi`` hold the pixels at flat indices ``pixel``,
-    ``pixel + SW``, ... of the image, and that its other entries are padding
-    (all of them when lo == hi).
+    n and output row oh. Row ``r`` of the result is ``(entry, lo, hi, pixel)``:
+    the run starts at flat index ``entry`` of the tile's columns, its entries
+    ``lo:hi`` are copies of the pixels at flat indices ``pixel``,
+    ``pixel + SW``, ... of the image, and its other entries are padding (all
+    of them when lo == hi).
 
     Returns
     -------
@@ -71,7 +71,8 @@ def _tile_runs(shape, n0, n1, r0, r1, KH, KW, SH, SW, PH, PW, OW):
                             h = oh * SH - PH + i
                             runs[run, 1] = ow_lo
                             runs[run, 2] = ow_hi
-                            runs[run, 3] = ((n * C + c) * H + h) * W + ow_lo * SW - PW + j
+                            w = ow_lo * SW - PW + j
+                            runs[run, 3] = ((n * C + c) * H + h) * W + w
                         run += 1
     return runs
 
@@ -140,7 +141,7 @@ col2im_numba = numba.njit(cache=True, nogil=True)(_col2im_loops)
 def _tile_windows(shape, n0, n1, r0, r1, KH, KW, SH, SW, PH, PW, OH, OW):
     """Yield (i, j, image_index, block_index) for each kernel offset of a tile.
 
-    ``image[image_index]`` of shape (n, C, oh, ow) holds the pixels that
+    ``image[image_index]`` of shape (n, C, oh, ow) contains the pixels that
     offset (i, j) copies into ``cols6[:, i, j][block_index]`` of shape
     (C, n, oh, ow), where ``cols6`` is the tile's columns viewed as
     (C, KH, KW, n1 - n0, r1 - r0, OW). Offsets that see only padding are

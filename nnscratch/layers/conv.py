@@ -42,19 +42,20 @@ from nnscratch.layers.base import (
 # one output row of one sample), about the size of a core's L2 cache.
 DEFAULT_MAX_COLS_BYTES = 2**20
 
-# With more than one thread, tiles are this many times larger. Every GEMM
-# call then synchronises the BLAS threads, and on cores shared with other
-# processes each synchronisation can wait for a scheduler time slice: on a
-# loaded 2-core VM, 1 MiB tiles at 2 threads ran 5-10x slower than at 1
-# thread, and 32 MiB tiles about as fast as 1 MiB tiles at 1 thread.
+# With more than one thread, tiles are this many times larger, because every
+# GEMM call then synchronises the BLAS threads. On cores shared with other
+# processes, each synchronisation can wait for a scheduler time slice. On a
+# loaded 2-core VM (AMD EPYC Zen 4), the course's large layers with 1 MiB
+# tiles ran 3-8x slower at 2 threads than at 1 thread, and with 32 MiB tiles
+# about 2x slower.
 MULTITHREAD_TILE_FACTOR = 32
 
 
 def tile_budget(max_cols_bytes):
     """Return the column bytes per tile for the current thread count.
 
-    NOTE: Numba's thread count stands in for the BLAS thread count, which
-    numpy does not expose; both default to the number of cores.
+    NOTE: Numba's thread count is used as the BLAS thread count, which numpy
+    does not expose. Both default to the number of cores.
     """
     if numba.get_num_threads() > 1:
         return max_cols_bytes * MULTITHREAD_TILE_FACTOR
@@ -122,7 +123,7 @@ def conv_tiles(N, OH, OW, column_bytes, max_cols_bytes):
     list of (n0, n1, r0, r1)
         Samples ``n0:n1`` and output rows ``r0:r1``, in order. A sample whose
         columns do not fit is cut into bands of equal height (rows r0:r1 of
-        one sample); otherwise a tile holds as many whole samples as fit.
+        one sample). Otherwise a tile contains as many whole samples as fit.
     """
     row_bytes = column_bytes * OW
     if row_bytes * OH > max_cols_bytes and OH > 1:
