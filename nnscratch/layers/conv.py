@@ -14,7 +14,8 @@ Backward, with ``dout`` cut into the same tiles::
     db     = dout.sum over positions      # (F,)
 
 Tiles are sized so that their column matrix stays within
-``Conv2d.max_cols_bytes`` (1 MiB by default). A column matrix that small stays
+``Conv2d.max_cols_bytes`` (1 MiB by default, 32 MiB with more than one
+thread, see ``tile_budget``). A column matrix of 1 MiB stays
 in the CPU cache between being written by im2col and read by the GEMM: on an
 AMD EPYC Zen 4 core, the GEMM of the course's first layer ran at 65 GFLOP/s
 on 8-row tiles and at 13 GFLOP/s on the whole batch's 459 MiB column matrix.
@@ -348,11 +349,10 @@ def conv2d_backward(dout, cache):
     dW_tile = np.empty((K, F), dtype=x.dtype)
     dx = np.zeros_like(x)
     tiles = conv_tiles(N, OH, OW, K * x.itemsize, tile_budget(max_cols_bytes))
-    cols_buffer = _tile_buffer(tiles, K, OW, x.dtype)
-    dcols_buffer = _tile_buffer(tiles, K, OW, x.dtype)
+    buffer = _tile_buffer(tiles, K, OW, x.dtype)
     for n0, n1, r0, r1 in tiles:
         cols = im2col_tile(x, n0, n1, r0, r1, KH, KW, SH, SW, top, left, OH, OW,
-                           _tile_view(cols_buffer, K, n1 - n0, r1 - r0, OW))
+                           _tile_view(buffer, K, n1 - n0, r1 - r0, OW))
         if n1 - n0 == 1:
             dout_tile = dout_matrix[n0, :, r0 * OW : r1 * OW]  # (F, T)
         else:
@@ -360,7 +360,7 @@ def conv2d_backward(dout, cache):
         # dW^T = cols @ dout^T: this orientation ran 1.6x faster in OpenBLAS
         # than dout @ cols.T on the course's shapes.
         dW_transposed += np.matmul(cols, dout_tile.T, out=dW_tile)
-        dcols = np.matmul(W_matrix.T, dout_tile,
-                          out=_tile_view(dcols_buffer, K, n1 - n0, r1 - r0, OW))
+        # The columns are used up, so their gradient overwrites them.
+        dcols = np.matmul(W_matrix.T, dout_tile, out=cols)
         col2im_tile(dcols, n0, n1, r0, r1, KH, KW, SH, SW, top, left, OH, OW, dx)
     return dx, dW_transposed.T.reshape(weight.shape), db
