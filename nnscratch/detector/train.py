@@ -19,7 +19,7 @@ from nnscratch.zoo import model_spec
 logger = logging.getLogger(__name__)
 
 DEFAULTS = {
-    "epochs": 25,
+    "epochs": 35,
     "batch_size": 32,
     "lr": 2e-3,
     "weight_decay": 5e-4,

@@ -79,7 +79,7 @@ def test_chunked_conv_equals_unchunked(geometry, seed):
     for max_cols_bytes in (None, 1):
         conv = make_conv(geometry, seed=seed)
         if max_cols_bytes is not None:
-            # One sample per chunk: the columns are rebuilt in backward.
+            # A 1-byte budget gives the smallest tiles: one output row of one sample.
             conv.max_cols_bytes = max_cols_bytes
         out = conv.forward(x)
         dx = conv.backward(normal_array(dout_seed, out.shape))
