@@ -21,9 +21,13 @@ class StepLR:
 
 class CosineLR:
     """Cosine decay from base_lr to min_lr over total_steps, after a linear
-    warm-up of warmup_steps from 0.
+    warm-up of warmup_steps.
 
-    lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * progress)) / 2
+    Warm-up step s (0-based) uses base_lr * (s + 1) / warmup_steps, so the
+    first step already moves the weights and the last warm-up step reaches
+    base_lr. After it::
+
+        lr = min_lr + (base_lr - min_lr) * (1 + cos(pi * progress)) / 2
     """
 
     def __init__(self, base_lr, total_steps, warmup_steps=0, min_lr=0.0):
@@ -46,7 +50,12 @@ class CosineLR:
 
 
 class WarmupLR:
-    """Linear warm-up from 0 to base_lr over warmup_steps, then constant."""
+    """Linear warm-up to base_lr over warmup_steps, then constant.
+
+    Step s (0-based) uses base_lr * min(1, (s + 1) / warmup_steps), as
+    PyTorch's LinearLR does with start_factor 1 / warmup_steps and
+    total_iters warmup_steps - 1.
+    """
 
     def __init__(self, base_lr, warmup_steps):
         if warmup_steps < 1:
