@@ -106,12 +106,14 @@ def binary_cross_entropy_with_logits(logits, target):
             "binary_cross_entropy_with_logits: target values must be in [0, 1], "
             f"got min {target.min()} and max {target.max()}"
         )
-    from nnscratch.layers.activations import sigmoid
-
     z = logits
-    elementwise = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+    # exp(-|z|) never overflows, and serves both the loss and sigmoid(z):
+    # sigmoid(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0.
+    e = np.exp(-np.abs(z))
+    elementwise = np.maximum(z, 0) - z * target + np.log1p(e)
+    probability = np.where(z >= 0, 1.0, e) / (1.0 + e)
     count = max(1, z.size)
-    dlogits = (sigmoid(z) - target) / count
+    dlogits = (probability - target) / count
     return float(elementwise.sum() / count), dlogits.astype(z.dtype)
 
 
