@@ -31,3 +31,36 @@ def test_verbose_keeps_the_traceback(tmp_path):
     weights.write_bytes(b"not an archive")
     with pytest.raises(CheckpointError):
         main(["-v", "detect", "--weights", str(weights), "--out", str(tmp_path)])
+
+
+def test_checkpoint_of_another_model_names_it(tmp_path, capsys):
+    from nnscratch.faces.detect import WEIGHTS_PATH
+
+    status = main(["detect", "--weights", WEIGHTS_PATH, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "not a detector checkpoint (it holds the model 'faces')" in err
+
+
+def test_file_in_place_of_folder_is_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "export"
+    blocker.write_text("a file, not a folder")
+    status = main(["dataset", "export", str(blocker)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("nnscratch dataset export: Not a directory")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "detector", "--epochs", "0"], "--epochs: must be at least 1, got 0"),
+    (["train", "detector", "--batch-size", "-2"], "must be at least 1, got -2"),
+    (["detect", "--limit", "x"], "expected a whole number, got 'x'"),
+    (["detect", "--score-threshold", "2"], "must lie in [0, 1], got 2.0"),
+    (["detect", "--iou-threshold", "nan?"], "expected a number, got 'nan?'"),
+])
+def test_out_of_range_options_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err

@@ -28,7 +28,17 @@ def build_parser():
             continue
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         module.register(subparsers)
+    _record_prog(parser)
     return parser
+
+
+def _record_prog(parser):
+    """Store each command's full name ("nnscratch train detector") as ``prog``."""
+    parser.set_defaults(prog=parser.prog)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _record_prog(child)
 
 
 def main(argv=None):
@@ -42,26 +52,53 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as error:
-        # Bad input (an unreadable image, a wrong checkpoint, a bad label) gets a
-        # one-line message. Other errors are bugs, so they keep their traceback,
-        # and --verbose keeps it for every error.
-        if args.verbose or not isinstance(error, input_errors()):
+    except (ValueError, OSError, FloatingPointError) as error:
+        # Bad input (an unreadable image, a wrong checkpoint, a bad label, a
+        # folder that is a file) gets a one-line message. --verbose keeps the
+        # traceback, which is what a bug report needs.
+        if args.verbose:
             raise
-        print(f"nnscratch {args.command}: {error}", file=sys.stderr)
+        print(f"{args.prog}: {describe(error)} (run with -v for the traceback)",
+              file=sys.stderr)
         return 2
 
 
-def input_errors():
-    """Return the exception types that mean bad input rather than a bug."""
-    from nnscratch.checkpoint import CheckpointError
-    from nnscratch.data.idx import IdxFormatError
-    from nnscratch.data.images import ImageReadError
-    from nnscratch.detector.yolo_format import LabelError
-    from nnscratch.trainer import NonFiniteLossError
+def describe(error):
+    """Return the message of ``error``, with the file name for an OSError."""
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        return f"{error.strerror}: {error.filename!r}"
+    return str(error) or type(error).__name__
 
-    return (CheckpointError, IdxFormatError, ImageReadError, LabelError,
-            NonFiniteLossError, FileNotFoundError)
+
+def positive_int(text):
+    """Parse an argument that must be an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def probability(text):
+    """Parse an argument that must lie in [0, 1]: a score or IoU threshold."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {value}")
+    return value
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show "(default: X)" after an option's help, unless X is None or False."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
 
 
 if __name__ == "__main__":

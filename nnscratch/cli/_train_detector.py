@@ -2,6 +2,8 @@
 
 import argparse
 
+from nnscratch.cli import HelpFormatter, positive_int
+
 
 def register(targets):
     from nnscratch.detector.train import DEFAULTS
@@ -12,24 +14,28 @@ def register(targets):
                     "uses the embedded dataset of real digits and faces on real "
                     "photographs. Writes best.npz, last.npz, history.json and "
                     "curves.png to --out.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--data", help="YOLO dataset folder or YAML, or COCO JSON file")
     parser.add_argument("--out", default="runs/detector", help="output folder")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    parser.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"],
+                        help="passes over the training images")
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"],
+                        help="images per optimiser step")
     parser.add_argument("--lr", type=float, default=DEFAULTS["lr"],
                         help="peak learning rate of the cosine schedule")
     parser.add_argument("--image-size", type=int, default=DEFAULTS["image_size"],
-                        help="network input side in pixels, a multiple of 16")
+                        help="network input side in pixels, a multiple of the grid stride")
     parser.add_argument("--grid-stride", type=int, choices=(8, 16),
                         default=DEFAULTS["grid_stride"],
                         help="input pixels per grid cell (3 or 4 max pools)")
-    parser.add_argument("--anchors", type=int, default=DEFAULTS["num_anchors"],
+    parser.add_argument("--anchors", type=positive_int, default=DEFAULTS["num_anchors"],
                         help="number of anchor boxes, chosen by k-means")
-    parser.add_argument("--train-size", type=int, default=DEFAULTS["train_size"],
-                        help="images generated for the embedded training split")
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    parser.add_argument("--train-size", type=positive_int,
+                        help="images generated for the embedded training split "
+                             f"(default {DEFAULTS['train_size']}; not used with --data)")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                        help="seed of the weights, anchors, batch order and augmentation")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUT/last.npz (after Ctrl-C)")
     parser.set_defaults(handler=run)
@@ -42,6 +48,9 @@ def run(args):
     from nnscratch.detector.train import train_detector
     from nnscratch.trainer import TrainingInterrupted
 
+    if args.data is not None and args.train_size is not None:
+        print("warning: --train-size sets the size of the embedded dataset, so it is "
+              "ignored with --data", file=sys.stderr)
     resume = os.path.join(args.out, "last.npz") if args.resume else None
     if resume and not os.path.isfile(resume):
         print(f"error: --resume given but {resume} does not exist", file=sys.stderr)
@@ -53,7 +62,8 @@ def run(args):
             grid_stride=args.grid_stride,
             seed=args.seed, train_size=args.train_size, resume=resume)
     except TrainingInterrupted as stop:
-        print(f"interrupted; resume with --resume (checkpoint {stop.checkpoint})",
+        print(f"interrupted; run the same command with --resume added to continue "
+              f"(checkpoint {stop.checkpoint})",
               file=sys.stderr)
         return 130
     best = max(history, key=lambda record: record["map50"])

@@ -2,6 +2,8 @@
 
 import argparse
 
+from nnscratch.cli import HelpFormatter, positive_int, probability
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -10,18 +12,18 @@ def register(subparsers):
                     "non-max suppression and write each image with its boxes (PNG) "
                     "plus detections.json. Without IMAGES it runs on the test split "
                     "of the embedded dataset.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE")
-    parser.add_argument("--weights", help="detector checkpoint (default: shipped weights)")
+    parser.add_argument("--weights", help="detector checkpoint; the shipped weights if omitted")
     parser.add_argument("--out", default="detections", help="output folder")
-    parser.add_argument("--score-threshold", type=float, default=0.6,
+    parser.add_argument("--score-threshold", type=probability, default=0.6,
                         help="drop boxes whose pc x class probability is below this")
-    parser.add_argument("--iou-threshold", type=float, default=0.5,
+    parser.add_argument("--iou-threshold", type=probability, default=0.5,
                         help="NMS drops a box whose IoU with a kept box is >= this")
     parser.add_argument("--image-size", type=int,
                         help="network input side (default: the training size)")
-    parser.add_argument("--limit", type=int, default=16,
+    parser.add_argument("--limit", type=positive_int, default=16,
                         help="images taken from the embedded test split without IMAGES")
     parser.set_defaults(handler=run)
 
@@ -59,7 +61,8 @@ def run(args):
                        "height": image.shape[0], "seconds": round(seconds, 4),
                        "detections": found})
         summary = ", ".join(f"{d['class_name']} {d['score']:.2f}" for d in found)
-        print(f"{name}: {len(found)} objects ({summary or 'none'}) in "
+        noun = "object" if len(found) == 1 else "objects"
+        print(f"{name}: {len(found)} {noun} ({summary or 'none'}) in "
               f"{seconds * 1000:.0f} ms -> {out_path}")
 
     json_path = os.path.join(args.out, "detections.json")

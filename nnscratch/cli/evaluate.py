@@ -2,17 +2,20 @@
 
 import argparse
 
+from nnscratch.cli import HelpFormatter
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "evaluate", help="VOC mAP@0.5 and COCO mAP@[.5:.95] of the detector",
         description="Evaluate the YOLO detector per class and overall. Without "
                     "--data it uses the test split of the embedded dataset.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--data", help="YOLO dataset folder or YAML, or COCO JSON file")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
-    parser.add_argument("--weights", help="detector checkpoint (default: shipped weights)")
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"),
+                        help="which split of the dataset to score")
+    parser.add_argument("--weights", help="detector checkpoint; the shipped weights if omitted")
     parser.add_argument("--json", metavar="OUT.json", help="also write the result here")
     parser.set_defaults(handler=run)
 

@@ -52,9 +52,10 @@ class Detector:
         model, metadata = load_model(path)
         detector_info = metadata.get("detector")
         if detector_info is None:
+            model_name = metadata.get("model", {}).get("name", "unknown")
             raise ValueError(
-                f"{path} is not a detector checkpoint (no metadata['detector']); "
-                "train one with `nnscratch train detector`"
+                f"{path} is not a detector checkpoint (it holds the model "
+                f"{model_name!r}); pass weights written by `nnscratch train detector`"
             )
         size = image_size or detector_info["image_size"]
         return cls(model, detector_info["anchors"], detector_info["class_names"], size,
