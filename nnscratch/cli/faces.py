@@ -32,7 +32,7 @@ def register(subparsers):
     parser.add_argument("--min-size", type=float, default=None, metavar="PIXELS",
                         help="smallest face side searched, in pixels (default 24)")
     parser.add_argument("--weights", metavar="W",
-                        help="checkpoint written by `python -m nnscratch.faces.train` "
+                        help="checkpoint written by `nnscratch train faces` "
                              "(default: the weights shipped with nnscratch)")
     parser.set_defaults(handler=run)
     return parser

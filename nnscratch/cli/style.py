@@ -114,7 +114,7 @@ def run(args):
             network = random_multiscale_network(seed=args.seed)
     except (ImageReadError, ValueError, FileNotFoundError) as error:
         print(f"nnscratch style: {error}", file=sys.stderr)
-        return 1
+        return 2
     content = resize_longer_side(content, args.size)
     style = resize_longer_side(style, args.size)
 

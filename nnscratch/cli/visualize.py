@@ -52,7 +52,7 @@ def run(args):
                                        units=args.units, max_images=args.max_images)
     except (CheckpointError, ImageReadError, ValueError, NotImplementedError) as error:
         print(f"nnscratch visualize: {error}", file=sys.stderr)
-        return 1
+        return 2
     print(summary["receptive_fields"], end="")
     convs = len(summary["layers"])
     print(f"searched {summary['images']} images; wrote filters.png and "

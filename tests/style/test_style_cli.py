@@ -48,7 +48,7 @@ def test_style_command_rejects_bad_arguments(arguments, message, capsys):
 
 def test_style_command_reports_missing_vgg_weights(tmp_path, capsys):
     status = main(["style", "--vgg19", str(tmp_path / "vgg19.npz"), "--size", "16"])
-    assert status == 1
+    assert status == 2
     assert "convert" in capsys.readouterr().err
 
 

@@ -89,7 +89,7 @@ def test_detector_on_its_embedded_images(detector_checkpoint, tmp_path):
 
 def test_missing_checkpoint_fails_with_message(tmp_path, capsys):
     status = main(["visualize", str(tmp_path / "absent.npz"), "-o", str(tmp_path)])
-    assert status == 1
+    assert status == 2
     assert "not found" in capsys.readouterr().err
 
 
@@ -97,5 +97,5 @@ def test_empty_data_folder_fails_with_message(classifier_checkpoint, tmp_path, c
     (tmp_path / "empty").mkdir()
     status = main(["visualize", str(classifier_checkpoint), "--data",
                    str(tmp_path / "empty"), "-o", str(tmp_path / "out")])
-    assert status == 1
+    assert status == 2
     assert "no image files" in capsys.readouterr().err
