@@ -64,3 +64,12 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
         main(argv)
     assert stop.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_siamese_errors_carry_the_command_name(tmp_path, capsys):
+    missing = tmp_path / "missing.png"
+    status = main(["siamese", "verify", str(missing), str(missing),
+                   "--weights", str(tmp_path / "none.npz")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("nnscratch siamese verify: ")

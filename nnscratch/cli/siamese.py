@@ -113,8 +113,8 @@ def _add_weights(parser):
                              f"{DEFAULT_WEIGHTS})")
 
 
-def _fail(error):
-    print(f"error: {error}", file=sys.stderr)
+def _fail(error, args):
+    print(f"{args.prog}: {error}", file=sys.stderr)
     return 2
 
 
@@ -135,7 +135,7 @@ def run_train(args):
             images_per_class=args.images_per_class, lr=args.lr, seed=args.seed)
         config.validate()
     except ValueError as error:
-        return _fail(error)
+        return _fail(error, args)
     bar = None
 
     def show_progress(epoch, step, steps, loss, triplets):
@@ -156,7 +156,7 @@ def run_train(args):
             embedding_size=args.embedding_size, callback=show_progress,
             benchmark=benchmark)
     except (ValueError, FileNotFoundError) as error:
-        return _fail(error)
+        return _fail(error, args)
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
 
@@ -178,7 +178,7 @@ def run_verify(args):
     try:
         result = verify_images(args.image1, args.image2, weights=args.weights)
     except (ValueError, FileNotFoundError) as error:
-        return _fail(error)
+        return _fail(error, args)
     print(f"squared distance: {result['distance']:.4f}")
     if result["score_name"] != "distance":
         print(f"1 - P(same) from the logistic head: {result['score']:.4f}")
@@ -195,7 +195,7 @@ def run_identify(args):
     try:
         result = identify_image(args.image, args.gallery, weights=args.weights)
     except (ValueError, FileNotFoundError) as error:
-        return _fail(error)
+        return _fail(error, args)
     for name, value in result["ranking"][:5]:
         print(f"  {name}: {value:.4f}")
     if result["identity"] == "unknown":
@@ -216,7 +216,7 @@ def run_evaluate(args):
                                   ways=args.ways, trials=args.trials,
                                   benchmark=args.benchmark)
     except (ValueError, FileNotFoundError) as error:
-        return _fail(error)
+        return _fail(error, args)
     print(f"data: {result['data']}, {result['images']} images, "
           f"{result['pairs']} pairs")
     print(f"ROC AUC: {result['auc']:.4f}")
