@@ -221,7 +221,7 @@ class Conv2d(Layer):
             )
         out, cache = conv2d_forward(
             x, weight, self.params.get("bias"), self.stride, self.pads,
-            self.max_cols_bytes, keep_cols=self.training,
+            self.max_cols_bytes,
         )
         self._cache = cache
         return out
@@ -235,8 +235,7 @@ class Conv2d(Layer):
         return dx
 
 
-def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COLS_BYTES,
-                   keep_cols=True):
+def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COLS_BYTES):
     """Convolve ``x`` with ``weight`` by im2col and GEMM, tile by tile.
 
     Parameters
@@ -248,9 +247,6 @@ def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COL
     pads : (top, bottom, left, right)
     max_cols_bytes : int
         Largest column matrix built at once (see ``conv_tiles``).
-    keep_cols : bool
-        Accepted for callers written when forward cached its columns; it has
-        no effect, because backward rebuilds them tile by tile.
 
     Returns
     -------

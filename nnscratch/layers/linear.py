@@ -72,7 +72,7 @@ class Linear(Layer):
         x4 = x.reshape(*x.shape, 1, 1)
         w4 = weight.reshape(*weight.shape, 1, 1)
         out, cache = conv2d_forward(x4, w4, self.params.get("bias"), (1, 1),
-                                    (0, 0, 0, 0), keep_cols=self.training)
+                                    (0, 0, 0, 0))
         self._cache = cache
         return out.reshape(x.shape[0], self.out_features)
 
