@@ -19,7 +19,7 @@ from nnscratch.zoo import model_spec
 logger = logging.getLogger(__name__)
 
 DEFAULTS = {
-    "epochs": 35,
+    "epochs": 50,
     "batch_size": 32,
     "lr": 2e-3,
     "weight_decay": 5e-4,
