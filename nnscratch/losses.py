@@ -107,7 +107,8 @@ def binary_cross_entropy_with_logits(logits, target):
             f"got min {target.min()} and max {target.max()}"
         )
     z = logits
-    # exp(-|z|) never overflows, and serves both the loss and sigmoid(z):
+    # exp(-|z|) lies in (0, 1], so it cannot overflow, and it serves both the
+    # loss and sigmoid(z):
     # sigmoid(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0.
     e = np.exp(-np.abs(z))
     elementwise = np.maximum(z, 0) - z * target + np.log1p(e)

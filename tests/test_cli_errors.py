@@ -39,10 +39,10 @@ def test_checkpoint_of_another_model_names_it(tmp_path, capsys):
     status = main(["detect", "--weights", WEIGHTS_PATH, "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert status == 2
-    assert "not a detector checkpoint (it holds the model 'faces')" in err
+    assert "not a detector checkpoint (it contains the model 'faces')" in err
 
 
-def test_file_in_place_of_folder_is_one_line_error(tmp_path, capsys):
+def test_file_as_folder_is_one_line_error(tmp_path, capsys):
     blocker = tmp_path / "export"
     blocker.write_text("a file, not a folder")
     status = main(["dataset", "export", str(blocker)])

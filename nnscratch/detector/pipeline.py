@@ -1,7 +1,7 @@
 """Everything between a DetectionData and the network: input size, anchors,
 target encoding and batches.
 
-The network sees square ``image_size`` inputs (letterboxed); its grid has
+The network takes square ``image_size`` inputs (letterboxed); its grid has
 ``image_size / grid_stride`` cells a side. Anchors are chosen by k-means with
 distance 1 - IoU on the training boxes, in pixels of the network input, and
 stored in cell units, the unit of ``nnscratch.detection.yolo``.

@@ -54,7 +54,7 @@ class Detector:
         if detector_info is None:
             model_name = metadata.get("model", {}).get("name", "unknown")
             raise ValueError(
-                f"{path} is not a detector checkpoint (it holds the model "
+                f"{path} is not a detector checkpoint (it contains the model "
                 f"{model_name!r}); pass weights written by `nnscratch train detector`"
             )
         size = image_size or detector_info["image_size"]

@@ -37,7 +37,7 @@ def load_splits(data=None, train_size=None, seed=0):
     """Return (train, val) DetectionData from a dataset path or the embedded set.
 
     ``data`` may be a YOLO dataset folder or YAML, or a COCO JSON file whose
-    folder also holds ``val.json`` next to ``train.json``.
+    folder also contains ``val.json`` next to ``train.json``.
     """
     if data is None:
         return (embedded_split("train", train_size, seed),

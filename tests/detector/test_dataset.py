@@ -30,9 +30,12 @@ def test_images_are_deterministic():
 
 def test_boxes_lie_inside_the_image(train):
     for boxes in train.boxes:
-        assert (boxes[:, 0] >= 0).all() and (boxes[:, 1] >= 0).all()
-        assert (boxes[:, 2] <= IMAGE_SIZE).all() and (boxes[:, 3] <= IMAGE_SIZE).all()
-        assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+        assert (boxes[:, 0] >= 0).all()
+        assert (boxes[:, 1] >= 0).all()
+        assert (boxes[:, 2] <= IMAGE_SIZE).all()
+        assert (boxes[:, 3] <= IMAGE_SIZE).all()
+        assert (boxes[:, 2] > boxes[:, 0]).all()
+        assert (boxes[:, 3] > boxes[:, 1]).all()
 
 
 def test_recipe_properties(train):
@@ -42,7 +45,8 @@ def test_recipe_properties(train):
 
     assert len(CLASS_NAMES) >= 3
     assert set(labels) == set(range(len(CLASS_NAMES)))
-    assert counts.min() >= 2 and counts.mean() > 2.5
+    assert counts.min() >= 2
+    assert counts.mean() > 2.5
     assert heights.max() / heights.min() >= 3.5
     overlapping = sum(
         ((box_iou(b, b) - np.eye(len(b))) > 0).any() for b in train.boxes)
