@@ -37,6 +37,7 @@ import functools
 import numpy as np
 from PIL import Image
 
+from nnscratch.detection.iou import box_iou
 from nnscratch.detector.data import DetectionData
 
 RECIPE_VERSION = 2
@@ -129,18 +130,6 @@ def _background(rng, split):
     return np.ascontiguousarray(image)
 
 
-def _iou_xyxy(box, boxes):
-    if not boxes:
-        return np.zeros(0)
-    boxes = np.asarray(boxes, dtype=np.float64)
-    width = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    height = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = width * height
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / (area + areas - inter)
-
-
 def _paste(image, crop, is_ink, box, rng):
     x1, y1, x2, y2 = (int(v) for v in box)
     patch = Image.fromarray((crop * 255).astype(np.uint8))
@@ -189,7 +178,7 @@ def generate_image(split, index, seed=0):
         x1 = int(rng.integers(0, IMAGE_SIZE - width + 1))
         y1 = int(rng.integers(0, IMAGE_SIZE - height + 1))
         box = (x1, y1, x1 + width, y1 + height)
-        if np.any(_iou_xyxy(box, boxes) > MAX_OVERLAP_IOU):
+        if boxes and (box_iou([box], boxes) > MAX_OVERLAP_IOU).any():
             continue
         _paste(image, crop, is_ink, box, rng)
         boxes.append(box)
