@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from nnscratch.kernels.activation import leaky_relu_backward, leaky_relu_forward
 from nnscratch.layers.base import Layer, check_dout
 
 
@@ -18,24 +19,13 @@ class _Elementwise(Layer):
         return int(np.prod(input_shape))
 
 
-class ReLU(_Elementwise):
-    """max(x, 0); the derivative at 0 is taken as 0, as in PyTorch."""
-
-    def forward(self, x):
-        _check_array(x, "ReLU")
-        mask = x > 0
-        self._cache = mask
-        # np.where, not x * mask: -inf * 0 is NaN and -1 * 0 is -0.0.
-        return np.where(mask, x, 0)
-
-    def backward(self, dout):
-        mask = self._pop_cache()
-        check_dout(dout, mask.shape, "ReLU")
-        return np.where(mask, dout, 0)
-
-
 class LeakyReLU(_Elementwise):
-    """x for x > 0, negative_slope * x otherwise."""
+    """x for x > 0, negative_slope * x otherwise; the derivative at 0 is the
+    slope, as in PyTorch.
+
+    The backward pass keeps the input: the local derivative is 1 where x > 0
+    and the slope elsewhere (``nnscratch.kernels.activation``).
+    """
 
     def __init__(self, negative_slope=0.01):
         super().__init__()
@@ -45,15 +35,25 @@ class LeakyReLU(_Elementwise):
         return f"negative_slope={self.negative_slope}"
 
     def forward(self, x):
-        _check_array(x, "LeakyReLU")
-        slope = np.where(x > 0, 1, self.negative_slope).astype(x.dtype)
-        self._cache = slope
-        return x * slope
+        _check_array(x, type(self).__name__)
+        self._cache = x
+        return leaky_relu_forward(x, self.negative_slope)
 
     def backward(self, dout):
-        slope = self._pop_cache()
-        check_dout(dout, slope.shape, "LeakyReLU")
-        return dout * slope
+        x = self._pop_cache()
+        check_dout(dout, x.shape, type(self).__name__)
+        return leaky_relu_backward(dout, x, self.negative_slope)
+
+
+class ReLU(LeakyReLU):
+    """max(x, 0): a leaky rectifier with slope 0. The derivative at 0 is 0,
+    as in PyTorch, and the output is never -0.0."""
+
+    def __init__(self):
+        super().__init__(negative_slope=0.0)
+
+    def extra_repr(self):
+        return ""
 
 
 def sigmoid(x):

@@ -2,6 +2,11 @@
 
 import numpy as np
 
+from nnscratch.kernels.batchnorm import (
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_statistics,
+)
 from nnscratch.layers.base import Layer, check_dout, check_dtype_matches, check_input
 
 
@@ -29,7 +34,9 @@ class BatchNorm2d(Layer):
         dx = (gamma / sqrt(var + eps)) / m
              * (m * dx_hat_term - sum(dout) - x_hat * sum(dout * x_hat))
 
-    where dx_hat_term = dout per element.
+    where dx_hat_term = dout per element. The arithmetic lives in
+    ``nnscratch.kernels.batchnorm``; the backward pass recomputes x_hat from
+    the cached input rather than keeping a second tensor of its size.
 
     References
     ----------
@@ -81,8 +88,7 @@ class BatchNorm2d(Layer):
                     f"channel, got input shape {x.shape}; use a larger batch "
                     "or call eval()"
                 )
-            mean = x.mean(axis=(0, 2, 3))
-            var = x.var(axis=(0, 2, 3))
+            mean, var = batchnorm_statistics(x)  # float64
             momentum = self.momentum
             self.buffers["running_mean"] = (
                 (1 - momentum) * self.buffers["running_mean"] + momentum * mean
@@ -95,23 +101,14 @@ class BatchNorm2d(Layer):
             mean = self.buffers["running_mean"]
             var = self.buffers["running_var"]
 
+        mean = mean.astype(x.dtype)
         inv_std = (1 / np.sqrt(var + self.eps)).astype(x.dtype)
-        x_hat = (x - mean.reshape(1, -1, 1, 1)) * inv_std.reshape(1, -1, 1, 1)
-        self._cache = (x_hat, inv_std, self.training)
-        return x_hat * gamma.reshape(1, -1, 1, 1) + beta.reshape(1, -1, 1, 1)
+        self._cache = (x, mean, inv_std, self.training)
+        return batchnorm_forward(x, mean, inv_std, gamma, beta)
 
     def backward(self, dout):
-        x_hat, inv_std, used_batch_stats = self._pop_cache()
-        check_dout(dout, x_hat.shape, "BatchNorm2d")
-        gamma = self.params["weight"]
-        self.grads["weight"] = (dout * x_hat).sum(axis=(0, 2, 3))
-        self.grads["bias"] = dout.sum(axis=(0, 2, 3))
-
-        scale = (gamma * inv_std).reshape(1, -1, 1, 1)
-        if not used_batch_stats:
-            # Running statistics are constants, so the map is affine in x.
-            return dout * scale
-        m = dout.shape[0] * dout.shape[2] * dout.shape[3]
-        sum_dout = self.grads["bias"].reshape(1, -1, 1, 1)
-        sum_dout_xhat = self.grads["weight"].reshape(1, -1, 1, 1)
-        return scale / m * (m * dout - sum_dout - x_hat * sum_dout_xhat)
+        x, mean, inv_std, used_batch_stats = self._pop_cache()
+        check_dout(dout, x.shape, "BatchNorm2d")
+        dx, self.grads["weight"], self.grads["bias"] = batchnorm_backward(
+            dout, x, mean, inv_std, self.params["weight"], used_batch_stats)
+        return dx
