@@ -47,6 +47,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from nnscratch import runtime
+
+    runtime.configure()
     try:
         return args.handler(args) or 0
     except KeyboardInterrupt:
