@@ -109,7 +109,8 @@ def _match_voc(ious, threshold):
     taken = np.zeros(G, dtype=bool)
     if G == 0:
         return matched
-    for d in range(D):
+    # Only a detection with some IoU >= threshold can match.
+    for d in np.flatnonzero((ious >= threshold).any(axis=1)):
         best = int(np.argmax(ious[d]))
         if ious[d, best] >= threshold and not taken[best]:
             matched[d] = True
@@ -124,8 +125,11 @@ def _match_coco(ious, threshold):
     taken = np.zeros(G, dtype=bool)
     # pycocotools caps the threshold just below 1, so IoU 1 - 1e-11 matches at 1.
     threshold = min(threshold, 1 - 1e-10)
-    for d in range(D):
-        candidates = np.flatnonzero(~taken & (ious[d] >= threshold))
+    above = ious >= threshold
+    # Only a detection with some IoU >= threshold can match: on a weak
+    # detector's output that skips most of them.
+    for d in np.flatnonzero(above.any(axis=1)):
+        candidates = np.flatnonzero(above[d] & ~taken)
         if candidates.size == 0:
             continue
         # pycocotools keeps the later box on equal IoU.
