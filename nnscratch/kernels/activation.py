@@ -32,7 +32,7 @@ def leaky_relu_backward_numpy(dout, x, slope):
     return np.where(x > 0, dout, negative).astype(dout.dtype, copy=False)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _leaky_relu_numba(gate, values, slope):
     """Return values where gate > 0, else slope * values (0 when slope is 0).
 

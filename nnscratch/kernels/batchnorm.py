@@ -72,7 +72,7 @@ def batchnorm_backward_numpy(dout, x, mean, inv_std, gamma, batch_statistics):
     return dx.astype(x.dtype, copy=False), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
 
 
-@numba.njit(cache=True, parallel=True, fastmath=_SUM_FLAGS)
+@numba.njit(cache=True, parallel=True, nogil=True, fastmath=_SUM_FLAGS)
 def batchnorm_statistics_numba(x):
     """Numba twin of ``batchnorm_statistics_numpy``: two passes per channel."""
     planes = _planes_jit(x)
@@ -96,7 +96,7 @@ def batchnorm_statistics_numba(x):
     return mean, var
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def batchnorm_forward_numba(x, mean, inv_std, gamma, beta):
     """Numba twin of ``batchnorm_forward_numpy``: one pass per channel."""
     out = np.empty_like(x)
@@ -116,7 +116,7 @@ def batchnorm_forward_numba(x, mean, inv_std, gamma, beta):
     return out
 
 
-@numba.njit(cache=True, parallel=True, fastmath=_SUM_FLAGS)
+@numba.njit(cache=True, parallel=True, nogil=True, fastmath=_SUM_FLAGS)
 def batchnorm_backward_numba(dout, x, mean, inv_std, gamma, batch_statistics):
     """Numba twin of ``batchnorm_backward_numpy``: two passes per channel."""
     dx = np.empty_like(x)

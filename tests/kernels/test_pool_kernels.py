@@ -117,6 +117,31 @@ def test_maxpool_twins_agree_on_special_values(case, seed):
     assert_backward_twins_agree(normal_array(seed, out.shape), argmax, geometry)
 
 
+@st.composite
+def two_by_two_cases(draw):
+    """Draw the common 2x2, stride-2, unpadded geometry (odd sides included)
+    with values that tie, repeat specials and sometimes hold NaN."""
+    g = Geometry(N=draw(st.integers(1, 2)), C=draw(st.integers(1, 2)),
+                 H=draw(st.integers(2, 7)), W=draw(st.integers(2, 7)),
+                 KH=2, KW=2, SH=2, SW=2, PH=0, PW=0)
+    size = int(np.prod(g.input_shape))
+    elements = st.one_of(st.sampled_from([0.0, -0.0, 1.0, np.inf, -np.inf, np.nan]),
+                         st.integers(-2, 2).map(float))
+    values = draw(st.lists(elements, min_size=size, max_size=size))
+    return g, np.asarray(values).reshape(g.input_shape)
+
+
+@given(case=two_by_two_cases(), seed=seeds, dtype=st.sampled_from([np.float32,
+                                                                   np.float64]))
+def test_maxpool_2x2_fast_path_agrees_with_twin(case, seed, dtype):
+    # Numba takes a branch-free path for this geometry, and falls back to the
+    # general scan for planes that hold a NaN.
+    geometry, x = case
+    out, argmax = assert_forward_twins_agree(x.astype(dtype), geometry)
+    assert_backward_twins_agree(normal_array(seed, out.shape).astype(dtype), argmax,
+                                geometry)
+
+
 def test_python_versions_equal_compiled_kernels():
     g = Geometry(N=2, C=2, H=5, W=4, KH=3, KW=2, SH=2, SW=1, PH=1, PW=1)
     x = np.round(normal_array(3, g.input_shape))  # rounded: plenty of ties
