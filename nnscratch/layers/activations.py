@@ -57,13 +57,16 @@ class ReLU(LeakyReLU):
 
 
 def sigmoid(x):
-    """Compute 1 / (1 + exp(-x)) without overflow for large |x|."""
-    out = np.empty_like(x)
-    positive = x >= 0
-    out[positive] = 1 / (1 + np.exp(-x[positive]))
-    exp_x = np.exp(x[~positive])
-    out[~positive] = exp_x / (1 + exp_x)
-    return out
+    """Compute 1 / (1 + exp(-x)) without overflow for large |x|.
+
+    With e = exp(-|x|), which lies in (0, 1], sigmoid(x) is 1 / (1 + e) for
+    x >= 0 and e / (1 + e) for x < 0: exp never overflows, and small results
+    keep their relative precision (1 - sigmoid(-x) would lose it).
+    """
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    reciprocal = 1 / (1 + e)
+    return np.where(x >= 0, reciprocal, e * reciprocal).astype(x.dtype, copy=False)
 
 
 class Sigmoid(_Elementwise):
