@@ -1,5 +1,7 @@
 """A chain of layers with one forward and one backward pass."""
 
+import inspect
+
 import numpy as np
 
 from nnscratch.layers.base import Layer, Parameter
@@ -44,10 +46,22 @@ class Sequential(Layer):
             x = layer.forward(x)
         return x
 
-    def backward(self, dout):
+    def backward(self, dout, input_grad=True):
+        """Run every layer's backward pass in reverse and return d(loss)/d(input).
+
+        With ``input_grad=False`` the first layer may skip the gradient with
+        respect to the network's input, which training never uses; the
+        parameter gradients are the same, and the return value is then None.
+        Only a first layer whose ``backward`` takes ``input_grad``
+        (``Conv2d``, a nested ``Sequential``) skips work.
+        """
+        first = self.layers[0] if self.layers else None
         for layer in reversed(self.layers):
+            if layer is first and not input_grad and _can_skip_input_grad(layer):
+                layer.backward(dout, input_grad=False)
+                return None
             dout = layer.backward(dout)
-        return dout
+        return dout if input_grad else None
 
     def train(self, mode=True):
         self.training = mode
@@ -194,6 +208,11 @@ class Sequential(Layer):
         table = "\n".join(lines)
         print(table, file=file)
         return table
+
+
+def _can_skip_input_grad(layer):
+    """Return True if ``layer.backward`` takes an ``input_grad`` argument."""
+    return "input_grad" in inspect.signature(layer.backward).parameters
 
 
 def _format_bytes(count):

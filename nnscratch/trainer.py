@@ -44,6 +44,7 @@ from nnscratch.checkpoint import (
     save_checkpoint,
     write_atomic,
 )
+from nnscratch.model import Sequential
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +270,11 @@ class Trainer:
                 f"{self.global_step + 1}); lower the learning rate or set "
                 "clip_grad_norm, then restart or resume from the last checkpoint"
             )
-        self.model.backward(doutput)
+        if isinstance(self.model, Sequential):
+            # Training needs no gradient with respect to the data.
+            self.model.backward(doutput, input_grad=False)
+        else:
+            self.model.backward(doutput)
         if self.clip_grad_norm is not None:
             norm = optim.clip_grad_norm(self.optimizer.parameters, self.clip_grad_norm)
             self._running["grad_norm_sum"] += norm

@@ -259,3 +259,34 @@ def test_custom_layer_works_inside_sequential():
     np.testing.assert_array_equal(model.forward(x), 4 * x)
     np.testing.assert_array_equal(model.backward(np.ones((2, 3))), 4)
     assert model.output_shape((2, 3)) == (2, 3)
+
+
+def test_backward_without_input_grad_keeps_parameter_grads():
+    rng = np.random.default_rng(0)
+    model = Sequential(Conv2d(2, 3, 3, padding=1, dtype=np.float64),
+                       Sequential(ReLU(), Conv2d(3, 2, 1, dtype=np.float64)))
+    x = rng.standard_normal((2, 2, 5, 5))
+    dout = rng.standard_normal((2, 2, 5, 5))
+    model.forward(x)
+    dx = model.backward(dout)
+    full = {p.name: p.grad.copy() for p in model.parameters()}
+    assert dx.shape == x.shape
+
+    model.forward(x)
+    assert model.backward(dout, input_grad=False) is None
+    for p in model.parameters():
+        np.testing.assert_array_equal(p.grad, full[p.name], err_msg=p.name)
+
+
+def test_conv_backward_without_input_grad_returns_none():
+    rng = np.random.default_rng(1)
+    conv = Conv2d(3, 4, 3, stride=2, padding=1, dtype=np.float64)
+    x = rng.standard_normal((2, 3, 7, 7))
+    dout = rng.standard_normal(conv.output_shape(x.shape))
+    conv.forward(x)
+    conv.backward(dout)
+    weight_grad, bias_grad = conv.grads["weight"].copy(), conv.grads["bias"].copy()
+    conv.forward(x)
+    assert conv.backward(dout, input_grad=False) is None
+    np.testing.assert_array_equal(conv.grads["weight"], weight_grad)
+    np.testing.assert_array_equal(conv.grads["bias"], bias_grad)
