@@ -43,11 +43,11 @@ def page_faults_of_reallocation(mode):
                     reason="mallopt is glibc's")
 def test_keep_large_blocks_reuses_freed_pages():
     default = page_faults_of_reallocation("default")
-    kept = page_faults_of_reallocation("keep")
+    reused = page_faults_of_reallocation("keep")
     # By default the freed block went back to the kernel, so the new one
     # faults its pages in again (10,240 small pages, or 20 huge ones).
     assert default >= 20
-    assert kept < default / 4, (kept, default)
+    assert reused < default / 4, (reused, default)
 
 
 def test_prefer_blas_threads_sets_one_numba_thread(monkeypatch, restore_numba_threads):
@@ -63,7 +63,7 @@ def test_prefer_blas_threads_keeps_an_explicit_count(monkeypatch, restore_numba_
     assert runtime.prefer_blas_threads() == numba.config.NUMBA_NUM_THREADS
 
 
-def test_cli_applies_the_settings(monkeypatch, restore_numba_threads, capsys):
+def test_cli_applies_the_settings(monkeypatch):
     from nnscratch.cli import main
 
     calls = []

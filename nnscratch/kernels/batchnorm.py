@@ -10,9 +10,9 @@ inv_std = 1 / sqrt(var + eps)::
     dx = gamma * inv_std * dout                                      (running statistics)
 
 The backward pass recomputes x_hat from x, so the forward pass keeps only its
-input. Sums are accumulated in float64, and ``batchnorm_statistics`` returns
-float64 means and variances of shape (C,); the map and its backward pass take
-mean and inv_std in the input's dtype, and every array they return has it.
+input. Sums are accumulated in float64. ``batchnorm_statistics`` returns
+float64 means and variances of shape (C,). The map and its backward pass take
+mean and inv_std in the input's dtype and return arrays of that dtype.
 
 The NumPy twins are the formulas above written with broadcasting. Each of
 their steps is a pass over the whole tensor with a temporary of its size; the
@@ -26,9 +26,9 @@ import numpy as np
 
 from nnscratch.kernels.dispatch import use_numba
 
-# Reassociation lets LLVM vectorise the sums (they are summed in a different
-# order than a plain left-to-right loop); nothing else about IEEE arithmetic
-# is relaxed, so NaN and infinities behave as in the twins.
+# Reassociation lets LLVM vectorise the sums, which then add up in another
+# order than a left-to-right loop. Nothing else about IEEE arithmetic is
+# relaxed, so NaN and infinities behave as in the twins.
 _SUM_FLAGS = {"reassoc"}
 
 
@@ -56,8 +56,9 @@ def batchnorm_forward_numpy(x, mean, inv_std, gamma, beta):
 def batchnorm_backward_numpy(dout, x, mean, inv_std, gamma, batch_statistics):
     """Return ``(dx, dgamma, dbeta)`` for ``batchnorm_forward``.
 
-    ``batch_statistics`` says whether mean and inv_std came from this batch
-    (train mode, so they depend on x) or are constants (eval mode).
+    ``batch_statistics`` is True when mean and inv_std came from this batch
+    (train mode, so they depend on x) and False when they are constants
+    (eval mode).
     """
     shape = (1, -1, 1, 1)
     x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)

@@ -51,7 +51,7 @@ def _pool_plane(plane, out, argmax, KH, KW, SH, SW, PH, PW):
 def _pool_plane_2x2(plane, out, argmax):
     """Max-pool one plane with 2x2 windows at stride 2 and no padding.
 
-    Returns True if the plane holds a NaN in some window, in which case
+    Returns True if some window of the plane contains a NaN, in which case
     ``out`` and ``argmax`` are not valid and the general scan must redo it.
 
     The same tie rule as ``_pool_plane``, written as selects instead of

@@ -47,7 +47,7 @@ def batchnorm_arguments(seed, shape, dtype):
 
 
 @given(shape=shapes, seed=seeds, dtype=dtypes)
-def test_batchnorm_statistics_twins_agree_with_two_pass_formula(shape, seed, dtype):
+def test_batchnorm_statistics_match_two_pass_formula(shape, seed, dtype):
     x = (5 * normal_array(seed, shape) + 100).astype(dtype)
     values = x.astype(np.float64).transpose(1, 0, 2, 3).reshape(shape[1], -1)
     mean = values.mean(axis=1)
@@ -105,7 +105,7 @@ SPECIAL = np.array([-np.inf, -1e30, -2.0, -0.0, 0.0, 3.0, 1e30, np.inf, np.nan])
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("slope", [0.0, 0.1, -0.3])
-def test_leaky_relu_twins_agree_on_special_values(dtype, slope):
+def test_leaky_relu_twins_special_values(dtype, slope):
     x = SPECIAL.astype(dtype)
     dout = np.linspace(-4, 4, x.size).astype(dtype)
     forward = [leaky_relu_forward_numpy(x, slope), leaky_relu_forward_numba(x, slope)]
@@ -135,7 +135,7 @@ def test_leaky_relu_twins_agree(shape, seed, dtype, slope):
                                   leaky_relu_backward_numpy(dout, x, slope))
 
 
-def test_leaky_relu_dispatch_accepts_non_contiguous_input(monkeypatch):
+def test_leaky_relu_non_contiguous_input(monkeypatch):
     base = normal_array(3, (2, 5, 4, 3))
     x = base.transpose(0, 3, 1, 2)  # not C-contiguous
     dout = normal_array(4, x.shape)
