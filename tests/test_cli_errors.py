@@ -73,3 +73,13 @@ def test_siamese_errors_carry_the_command_name(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("nnscratch siamese verify: ")
+
+
+def test_unreadable_first_image_leaves_no_output_folder(tmp_path, capsys):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    out = tmp_path / "found"
+    status = main(["detect", str(broken), "--out", str(out)])
+    assert status == 2
+    assert "broken.png" in capsys.readouterr().err
+    assert not out.exists()

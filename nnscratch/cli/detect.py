@@ -47,7 +47,6 @@ def run(args):
         sources = [(name + ".png", lambda image=image: image)
                    for name, image in zip(test.names, test.images)]
 
-    os.makedirs(args.out, exist_ok=True)
     report = []
     for name, load in sources:
         image = load()
@@ -55,6 +54,9 @@ def run(args):
         found = detector.detect(image, args.score_threshold, args.iou_threshold)
         seconds = time.perf_counter() - began
         stem = os.path.splitext(name)[0]
+        # Made once there is something to write, so that an unreadable first
+        # image leaves no empty folder behind.
+        os.makedirs(args.out, exist_ok=True)
         out_path = os.path.join(args.out, stem + ".png")
         draw_detections(image, found, detector.class_names).save(out_path)
         report.append({"image": name, "output": out_path, "width": image.shape[1],

@@ -40,9 +40,13 @@ def draw_detections(image, detections, class_names, line_width=2):
         colour = PALETTE[detection["label"] % len(PALETTE)]
         draw.rectangle((x1, y1, x2, y2), outline=colour, width=line_width)
         text = f"{class_names[detection['label']]} {detection['score']:.2f}"
-        left, top, right, bottom = draw.textbbox((x1, y1), text, font=font)
-        text_y = y1 - (bottom - top) - 2 if y1 >= bottom - top + 2 else y1
-        draw.rectangle((x1, text_y, x1 + right - left + 2, text_y + bottom - top + 2),
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        label_width, label_height = right - left + 2, bottom - top + 2
+        # Above the box where it fits, else inside it; moved left so that a
+        # box at the right edge keeps its whole label in the image.
+        text_y = y1 - label_height if y1 >= label_height else y1
+        text_x = max(0, min(x1, pil.size[0] - label_width))
+        draw.rectangle((text_x, text_y, text_x + label_width, text_y + label_height),
                        fill=colour)
-        draw.text((x1 + 1, text_y), text, fill=(0, 0, 0), font=font)
+        draw.text((text_x + 1, text_y), text, fill=(0, 0, 0), font=font)
     return pil
