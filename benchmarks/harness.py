@@ -225,21 +225,33 @@ def summarise(case, ours_first, reference_first, sides):
 
 
 def set_threads(threads):
-    """Use ``threads`` threads in Numba, every BLAS and, if imported, torch."""
+    """Use ``threads`` threads in every BLAS and, if imported, torch.
+
+    Numba's kernels run on one thread, as under the ``nnscratch`` command
+    (``nnscratch.runtime.prefer_blas_threads``): on two cores, two Numba
+    threads beside two OpenBLAS threads made a whole training step slower.
+    ``NUMBA_NUM_THREADS`` in the environment overrides this.
+    """
     import numba
     from threadpoolctl import threadpool_limits
 
-    numba.set_num_threads(threads)
+    numba.set_num_threads(numba_threads(threads))
     threadpool_limits(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
 
 
+def numba_threads(threads):
+    """Return the Numba thread count that goes with ``threads`` BLAS threads."""
+    explicit = os.environ.get("NUMBA_NUM_THREADS")
+    return min(threads, int(explicit)) if explicit else 1
+
+
 def thread_environment(threads):
     """Return environment variables that start a process with ``threads`` threads."""
-    names = ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-             "MKL_NUM_THREADS")
-    return {name: str(threads) for name in names}
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    return {"NUMBA_NUM_THREADS": str(numba_threads(threads)),
+            **{name: str(threads) for name in names}}
 
 
 # Settings that move the numbers as much as the code does; both sides run under

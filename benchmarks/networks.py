@@ -1,14 +1,16 @@
 """The two whole networks of the benchmarks, their data and one training step.
 
-- "yolo": the detector of ``nnscratch.detector.model.build_detector`` with
-  4 classes, 5 anchors and width 16, on a batch of 32 letterboxed 128 x 128
-  images of the embedded detection dataset, with ``yolo_loss``.
+- "yolo": the detector of ``nnscratch.detector.model.build_detector`` as
+  ``nnscratch train detector`` builds it (4 classes, 5 anchors, width 16,
+  grid stride 8), on a batch of 32 letterboxed 128 x 128 images of the
+  embedded detection dataset, with ``yolo_loss``.
 - "classifier": the digit classifier of ``nnscratch.classifier`` with its
   trained default architecture, on a batch of 64 real MNIST digits, with
   softmax cross-entropy. Dropout is left out (p = 0) because the two sides
   could not draw the same masks, so their losses could not be compared.
 
-Both sides take one step of Adam (lr 1e-3) from the same weights.
+Both sides take one step of Adam (lr 1e-3) from the same weights. Neither
+computes the gradient with respect to the images, as in training.
 """
 
 import numpy as np
@@ -24,17 +26,18 @@ def yolo_setup(quick):
     from nnscratch.detector.dataset import embedded_split
     from nnscratch.detector.model import build_detector
     from nnscratch.detector.pipeline import DetectionBatches, choose_anchors
+    from nnscratch.detector.train import DEFAULTS
 
     batch, size, width = (2, 32, 4) if quick else (32, 128, 16)
-    num_anchors = 5
+    num_anchors, stride = DEFAULTS["num_anchors"], DEFAULTS["grid_stride"]
     data = embedded_split("train", batch)
-    anchors, _ = choose_anchors(data.boxes, num_anchors)
-    batches = DetectionBatches(data, size, anchors, augment=False)
+    anchors, _ = choose_anchors(data.boxes, num_anchors, grid_stride=stride)
+    batches = DetectionBatches(data, size, anchors, augment=False, grid_stride=stride)
     x, target = batches.batch(np.arange(batch), np.random.default_rng(0), train=False)
 
     init.manual_seed(0)
     model = build_detector(num_classes=len(data.class_names), num_anchors=num_anchors,
-                           width=width)
+                           width=width, grid_stride=stride)
     return model.train(), x, target, anchors
 
 
@@ -82,7 +85,7 @@ def ours_step(name, quick, dtype=np.float32):
     def step():
         out = model.forward(x)
         loss, dout = loss_function(out)
-        model.backward(dout)
+        model.backward(dout, input_grad=False)
         optimizer.step()
         return loss, {p.name: p.grad for p in model.parameters()}
 

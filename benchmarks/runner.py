@@ -102,6 +102,13 @@ def run(groups, quick=False, threads=(1,), repeats=7, budget_s=20.0, only="",
         One per thread count: ``threads``, ``environment``, ``rows`` and
         ``failures`` (pairs of case name and traceback).
     """
+    from nnscratch import runtime
+
+    # The nnscratch command keeps large freed blocks in the heap; both sides
+    # share this process, so both run under the setting.
+    allocator = ("glibc mallopt: mmap and trim thresholds 1 GiB "
+                 "(nnscratch.runtime.keep_large_blocks)"
+                 if runtime.keep_large_blocks() else "the C library's default")
     runs = []
     for count in threads:
         set_threads(count)
@@ -114,7 +121,8 @@ def run(groups, quick=False, threads=(1,), repeats=7, budget_s=20.0, only="",
             run_rows += rows
             run_failures += failures
         runs.append({"threads": count, "environment": describe_environment(),
-                     "rows": run_rows, "failures": run_failures})
+                     "allocator": allocator, "rows": run_rows,
+                     "failures": run_failures})
     return runs
 
 
@@ -176,6 +184,9 @@ def describe_run(runs):
     settings = ", ".join(f"{name}={value}" for name, value
                          in environment["environment"].items())
     lines.append(f"- environment: {settings}")
+    lines.append(f"- allocator in this process: {runs[0].get('allocator', 'not recorded')}; "
+                 "the memory group's fresh processes keep the default, and the startup group's "
+                 "nnscratch command sets it itself")
     loads = ", ".join(f"{run['environment']['load_average'][0]:.2f}" for run in runs)
     lines.append(f"- 1-minute load average at the end of each thread count: {loads}")
     notes = {}
