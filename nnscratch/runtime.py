@@ -32,6 +32,8 @@ Threads
 
 import ctypes
 import ctypes.util
+import functools
+import glob
 import os
 
 # mallopt parameter numbers from glibc's malloc.h.
@@ -78,6 +80,37 @@ def prefer_blas_threads():
     if "NUMBA_NUM_THREADS" not in os.environ:
         numba.set_num_threads(1)
     return numba.get_num_threads()
+
+
+@functools.lru_cache(maxsize=1)
+def _openblas_thread_getter():
+    """Return numpy's bundled OpenBLAS ``get_num_threads``, or None if absent."""
+    import numpy as np
+
+    folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_num_threads64_",
+                     "scipy_openblas_get_num_threads", "openblas_get_num_threads"):
+            getter = getattr(library, name, None)
+            if getter is not None:
+                getter.restype = ctypes.c_int
+                return getter
+    return None
+
+
+def blas_threads():
+    """Return the number of threads numpy's BLAS uses for a GEMM.
+
+    Read from the OpenBLAS that numpy wheels bundle, so it follows
+    ``OPENBLAS_NUM_THREADS`` and threadpoolctl's limits. Returns 1 when
+    numpy uses another BLAS, whose thread count this does not read.
+    """
+    getter = _openblas_thread_getter()
+    return max(1, int(getter())) if getter is not None else 1
 
 
 def configure():

@@ -87,3 +87,31 @@ def test_unknown_group_is_rejected(capsys):
 
     assert status == 2
     assert "unknown benchmark group" in capsys.readouterr().err
+
+
+def test_restart_sets_quiet_threads_and_keeps_user_values(monkeypatch):
+    calls = []
+
+    def fake_execv(path, arguments):
+        calls.append((path, arguments, dict(os.environ)))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execv", fake_execv)
+    monkeypatch.setenv("GOMP_SPINCOUNT", "12345")
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    # Registered with monkeypatch, so the change the restart makes is undone.
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    with pytest.raises(SystemExit):
+        runner.restart_with_quiet_threads(["gemm", "--quick"])
+    path, arguments, environment = calls[0]
+    assert arguments[1:] == ["-m", "benchmarks", "gemm", "--quick"]
+    assert environment["GOMP_SPINCOUNT"] == "12345"
+    assert environment["OPENBLAS_THREAD_TIMEOUT"] == runner.QUIET_THREADS[
+        "OPENBLAS_THREAD_TIMEOUT"]
+
+
+def test_no_restart_when_quiet_threads_are_set(monkeypatch):
+    monkeypatch.setattr(os, "execv", lambda *arguments: pytest.fail("restarted"))
+    for name in runner.QUIET_THREADS:
+        monkeypatch.setenv(name, "7")
+    assert runner.restart_with_quiet_threads(["gemm"]) is None

@@ -1,5 +1,6 @@
 """Process-wide settings of the nnscratch command: allocator and threads."""
 
+import os
 import platform
 import subprocess
 import sys
@@ -70,3 +71,25 @@ def test_cli_applies_the_settings(monkeypatch):
     monkeypatch.setattr(runtime, "configure", lambda: calls.append("configure"))
     assert main(["dataset", "export", "/nonexistent/\0bad"]) == 2
     assert calls == ["configure"]
+
+
+BLAS_THREADS = "from nnscratch import runtime; print(runtime.blas_threads())"
+
+
+@pytest.mark.skipif(runtime._openblas_thread_getter() is None,
+                    reason="numpy does not use its bundled OpenBLAS here")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blas_threads_follows_openblas_setting(threads):
+    environment = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)}
+    result = subprocess.run([sys.executable, "-c", BLAS_THREADS], env=environment,
+                            capture_output=True, text=True, check=True)
+    assert int(result.stdout) == threads
+
+
+def test_conv_tiles_grow_with_blas_threads(monkeypatch):
+    from nnscratch.layers import conv
+
+    monkeypatch.setattr(runtime, "blas_threads", lambda: 1)
+    assert conv.tile_budget(2**20) == 2**20
+    monkeypatch.setattr(runtime, "blas_threads", lambda: 2)
+    assert conv.tile_budget(2**20) == 2**20 * conv.MULTITHREAD_TILE_FACTOR

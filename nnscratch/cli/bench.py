@@ -40,4 +40,8 @@ def run(args):
               f"{CHECKOUT}; nnscratch bench runs from a source checkout "
               "(git clone, then pip install -e '.[bench]')", file=sys.stderr)
         return 2
+    if sys.argv[1:2] == ["bench"]:
+        # Started as the nnscratch command: restart as python -m benchmarks
+        # with the thread settings the suite runs under.
+        runner.restart_with_quiet_threads(sys.argv[2:])
     return runner.run_from_arguments(args, ["nnscratch", *sys.argv[1:]])

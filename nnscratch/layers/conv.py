@@ -14,7 +14,7 @@ Backward, with ``dout`` cut into the same tiles::
     db     = dout.sum over positions      # (F,)
 
 Tiles are sized so that their column matrix stays within
-``Conv2d.max_cols_bytes`` (1 MiB by default, 32 MiB with more than one
+``Conv2d.max_cols_bytes`` (1 MiB by default, 4 MiB with more than one BLAS
 thread, see ``tile_budget``). A column matrix of 1 MiB stays
 in the CPU cache between being written by im2col and read by the GEMM: on an
 AMD EPYC Zen 4 core, the GEMM of the course's first layer ran at 65 GFLOP/s
@@ -26,10 +26,9 @@ A kernel that covers the whole unpadded input (a fully connected layer run
 as a convolution) skips im2col: its columns are the flattened samples.
 """
 
-import numba
 import numpy as np
 
-from nnscratch import init
+from nnscratch import init, runtime
 from nnscratch.kernels.im2col import col2im_tile, im2col_tile
 from nnscratch.layers.base import (
     Layer,
@@ -43,22 +42,19 @@ from nnscratch.layers.base import (
 # one output row of one sample), about the size of a core's L2 cache.
 DEFAULT_MAX_COLS_BYTES = 2**20
 
-# With more than one thread, tiles are this many times larger, because every
-# GEMM call then synchronises the BLAS threads. On cores shared with other
-# processes, each synchronisation can wait for a scheduler time slice. On a
-# loaded 2-core VM (AMD EPYC Zen 4), the course's large layers with 1 MiB
-# tiles ran 3-8x slower at 2 threads than at 1 thread, and with 32 MiB tiles
-# about 2x slower.
-MULTITHREAD_TILE_FACTOR = 32
+# With more than one BLAS thread, tiles are this many times larger, because
+# every GEMM call then wakes and synchronises the BLAS threads. On an idle
+# 2-core AMD EPYC Zen 4 VM with two OpenBLAS threads, forward+backward of the
+# course's 3->16 5x5 layer on 32 x 3 x 224 x 224 took 195, 167, 166 and 302 ms
+# with 1, 4, 8 and 32 MiB tiles, and the 16->32 5x5 layer on 32 x 16 x 112 x
+# 112 took 346, 271, 297 and 424 ms. With one thread, 1 MiB was best or
+# within 7%.
+MULTITHREAD_TILE_FACTOR = 4
 
 
 def tile_budget(max_cols_bytes):
-    """Return the column bytes per tile for the current thread count.
-
-    NOTE: Numba's thread count is used as the BLAS thread count, which numpy
-    does not expose. Both default to the number of cores.
-    """
-    if numba.get_num_threads() > 1:
+    """Return the column bytes per tile for the current BLAS thread count."""
+    if runtime.blas_threads() > 1:
         return max_cols_bytes * MULTITHREAD_TILE_FACTOR
     return max_cols_bytes
 
