@@ -50,7 +50,7 @@ class Sequential(Layer):
         """Run every layer's backward pass in reverse and return d(loss)/d(input).
 
         With ``input_grad=False`` the first layer may skip the gradient with
-        respect to the network's input, which training never uses; the
+        respect to the network's input, which training never uses. The
         parameter gradients are the same, and the return value is then None.
         Only a first layer whose ``backward`` takes ``input_grad``
         (``Conv2d``, a nested ``Sequential``) skips work.

@@ -42,8 +42,8 @@ def draw_detections(image, detections, class_names, line_width=2):
         text = f"{class_names[detection['label']]} {detection['score']:.2f}"
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         label_width, label_height = right - left + 2, bottom - top + 2
-        # Above the box where it fits, else inside it; moved left so that a
-        # box at the right edge keeps its whole label in the image.
+        # The label goes above the box where it fits, else inside it. It moves
+        # left so that a box at the right edge keeps its whole label in view.
         text_y = y1 - label_height if y1 >= label_height else y1
         text_x = max(0, min(x1, pil.size[0] - label_width))
         draw.rectangle((text_x, text_y, text_x + label_width, text_y + label_height),

@@ -60,8 +60,8 @@ def sigmoid(x):
     """Compute 1 / (1 + exp(-x)) without overflow for large |x|.
 
     With e = exp(-|x|), which lies in (0, 1], sigmoid(x) is 1 / (1 + e) for
-    x >= 0 and e / (1 + e) for x < 0: exp never overflows, and small results
-    keep their relative precision (1 - sigmoid(-x) would lose it).
+    x >= 0 and e / (1 + e) for x < 0. So exp cannot overflow, and small
+    results keep their relative precision, which 1 - sigmoid(-x) would lose.
     """
     x = np.asarray(x)
     e = np.exp(-np.abs(x))
