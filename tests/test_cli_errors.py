@@ -58,12 +58,84 @@ def test_file_as_folder_is_one_line_error(tmp_path, capsys):
     (["detect", "--limit", "x"], "expected a whole number, got 'x'"),
     (["detect", "--score-threshold", "2"], "must lie in [0, 1], got 2.0"),
     (["detect", "--iou-threshold", "nan?"], "expected a number, got 'nan?'"),
+    (["train", "detector", "--lr", "nan"], "--lr: must be a finite number > 0, got nan"),
+    (["train", "faces", "--rounds", "0"], "--rounds: must be at least 1, got 0"),
+    (["siamese", "evaluate", "--trials", "0"], "--trials: must be at least 1, got 0"),
+    (["edges", "-o", "edges.txt"], "'edges.txt' must end in .png or .jpg"),
+    (["evaluate", "--json", "result.csv"], "'result.csv' must end in .json"),
 ])
 def test_out_of_range_options_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, kind", [
+    (["train", "detector", "--epochs", "1", "--out", "{file}"], "file"),
+    (["train", "classifier", "--out", "{file}"], "file"),
+    (["detect", "--out", "{file}"], "file"),
+    (["train", "faces", "--out", "{folder}"], "folder"),
+    (["evaluate", "--json", "{folder}"], "folder"),
+    (["faces", "-o", "{folder}"], "folder"),
+    (["style", "-o", "{folder}"], "folder"),
+    (["evaluate", "--json", "{file}/inside.json"], "under"),
+])
+def test_bad_output_paths_fail_before_any_work(argv, kind, tmp_path, capsys):
+    # Each command would train or run a network first; these fail at parsing.
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    argv = [arg.format(file=blocker, folder=folder) for arg in argv]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    expected = {"file": "is a file, not a folder", "folder": "is a folder, not a file",
+                "under": "is a file, so"}[kind]
+    assert expected in err
+
+
+def test_evaluate_rejects_dataset_with_other_classes(monkeypatch, capsys):
+    import dataclasses
+
+    from nnscratch.detector import train as detector_train
+    from nnscratch.detector.dataset import embedded_split
+
+    data = embedded_split("test", 2)
+    other = dataclasses.replace(data, class_names=("cat", "dog", "a", "b"))
+    monkeypatch.setattr(detector_train, "read_split", lambda path, split: other)
+    status = main(["evaluate", "--data", "unused"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "['cat', 'dog', 'a', 'b'] differ from the classes" in err
+    assert "'face'" in err
+
+
+def test_faces_rejects_a_detector_checkpoint(tmp_path, capsys):
+    from nnscratch.detector.predict import SHIPPED_WEIGHTS
+
+    status = main(["faces", "-o", str(tmp_path / "out.png"), "--weights",
+                   SHIPPED_WEIGHTS])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "is not a face checkpoint (it contains the model 'detector')" in err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_detect_gives_same_named_inputs_their_own_outputs(tmp_path, capsys):
+    from PIL import Image
+
+    paths = []
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        path = tmp_path / folder / "same.png"
+        Image.new("RGB", (64, 48), (120, 80, 40)).save(path)
+        paths.append(str(path))
+    out = tmp_path / "found"
+    assert main(["detect", *paths, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["same.png", "same_2.png"]
 
 
 def test_siamese_errors_carry_the_command_name(tmp_path, capsys):

@@ -9,6 +9,8 @@ returning an exit status. Heavy imports happen inside the handlers, so
 import argparse
 import importlib
 import logging
+import math
+import os
 import pkgutil
 import sys
 
@@ -93,6 +95,63 @@ def probability(text):
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {value}")
     return value
+
+
+def positive_float(text):
+    """Parse an argument that must be a finite number > 0, such as a rate."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _check_can_create(path):
+    """Raise unless ``path`` is in a folder that exists or can be made."""
+    ancestor = os.path.abspath(path)
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise argparse.ArgumentTypeError(
+            f"{ancestor!r} is a file, so {path!r} cannot be created under it")
+    if not os.access(ancestor, os.W_OK):
+        raise argparse.ArgumentTypeError(f"no permission to write in {ancestor!r}")
+
+
+def output_folder(text):
+    """Parse a folder to write into, checked before any work starts.
+
+    It may not exist yet (the command makes it), but it must not be a file.
+    """
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    _check_can_create(text)
+    return text
+
+
+def output_file(*suffixes):
+    """Return an argparse type for a file to write, ending in one of ``suffixes``.
+
+    The check runs before any work starts: the path must not be a folder, its
+    folder must exist or be creatable, and its extension must be allowed.
+    """
+    def parse(text):
+        if os.path.isdir(text):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is a folder, not a file name ending in {suffixes[0]}")
+        if suffixes and os.path.splitext(text)[1].lower() not in suffixes:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} must end in {' or '.join(suffixes)}")
+        _check_can_create(os.path.dirname(os.path.abspath(text)))
+        return text
+
+    parse.__name__ = "output file"
+    return parse
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

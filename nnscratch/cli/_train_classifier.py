@@ -4,6 +4,8 @@ import json
 import os
 import sys
 
+from nnscratch.cli import output_folder
+
 DEFAULT_OUT = os.path.join("runs", "classifier")
 
 
@@ -22,7 +24,7 @@ def register(targets):
     )
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
                         help=f"number of epochs (default {DEFAULT_EPOCHS})")
-    parser.add_argument("--out", default=DEFAULT_OUT,
+    parser.add_argument("--out", type=output_folder, default=DEFAULT_OUT,
                         help="folder for checkpoints, history.json, curves.png and "
                              f"results.json (default {DEFAULT_OUT})")
     parser.add_argument("--seed", type=int, default=0,

@@ -2,7 +2,7 @@
 
 import argparse
 
-from nnscratch.cli import HelpFormatter, positive_int
+from nnscratch.cli import HelpFormatter, output_folder, positive_float, positive_int
 
 
 def register(targets):
@@ -17,12 +17,13 @@ def register(targets):
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--data", help="YOLO dataset folder or YAML, or COCO JSON file")
-    parser.add_argument("--out", default="runs/detector", help="output folder")
+    parser.add_argument("--out", type=output_folder, default="runs/detector",
+                        help="output folder")
     parser.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"],
                         help="passes over the training images")
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"],
                         help="images per optimiser step")
-    parser.add_argument("--lr", type=float, default=DEFAULTS["lr"],
+    parser.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"],
                         help="peak learning rate of the cosine schedule")
     parser.add_argument("--image-size", type=int, default=DEFAULTS["image_size"],
                         help="network input side in pixels, a multiple of the grid stride")

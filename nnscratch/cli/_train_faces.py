@@ -1,5 +1,7 @@
 """``nnscratch train faces``: train the sliding-window face classifier."""
 
+from nnscratch.cli import output_file, positive_int
+
 
 def register(targets):
     parser = targets.add_parser(
@@ -8,11 +10,12 @@ def register(targets):
                     "and face-free scikit-image photographs, with hard-negative "
                     "mining between rounds.",
     )
-    parser.add_argument("--out", default="runs/faces.npz", help="checkpoint to write")
+    parser.add_argument("--out", type=output_file(".npz"), default="runs/faces.npz",
+                        help="checkpoint to write")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--rounds", type=int, default=5,
+    parser.add_argument("--rounds", type=positive_int, default=5,
                         help="rounds, with hard-negative mining between them")
-    parser.add_argument("--epochs-per-round", type=int, default=3,
+    parser.add_argument("--epochs-per-round", type=positive_int, default=3,
                         help="epochs in each round")
     parser.set_defaults(handler=run)
 

@@ -2,7 +2,7 @@
 
 import argparse
 
-from nnscratch.cli import HelpFormatter, positive_int, probability
+from nnscratch.cli import HelpFormatter, output_folder, positive_int, probability
 
 
 def register(subparsers):
@@ -16,7 +16,8 @@ def register(subparsers):
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE")
     parser.add_argument("--weights", help="detector checkpoint; the shipped weights if omitted")
-    parser.add_argument("--out", default="detections", help="output folder")
+    parser.add_argument("--out", type=output_folder, default="detections",
+                        help="output folder")
     parser.add_argument("--score-threshold", type=probability, default=0.6,
                         help="drop boxes whose pc x class probability is below this")
     parser.add_argument("--iou-threshold", type=probability, default=0.5,
@@ -48,12 +49,13 @@ def run(args):
                    for name, image in zip(test.names, test.images)]
 
     report = []
+    written = set()
     for name, load in sources:
         image = load()
         began = time.perf_counter()
         found = detector.detect(image, args.score_threshold, args.iou_threshold)
         seconds = time.perf_counter() - began
-        stem = os.path.splitext(name)[0]
+        stem = unique_stem(os.path.splitext(name)[0], written)
         # Made once there is something to write, so that an unreadable first
         # image leaves no empty folder behind.
         os.makedirs(args.out, exist_ok=True)
@@ -75,3 +77,17 @@ def run(args):
                   stream, indent=2)
     print(f"wrote {json_path}")
     return 0
+
+
+def unique_stem(stem, used_stems):
+    """Return ``stem``, or ``stem_2``, ``stem_3``, ... if used; record it.
+
+    Two inputs with one name (``a/x.png`` and ``b/x.png``, or ``x.jpg`` and
+    ``x.png``) would otherwise write the same output file.
+    """
+    candidate, number = stem, 1
+    while candidate in used_stems:
+        number += 1
+        candidate = f"{stem}_{number}"
+    used_stems.add(candidate)
+    return candidate

@@ -2,6 +2,8 @@
 
 import sys
 
+from nnscratch.cli import IMAGE_SUFFIXES, output_file
+
 
 def register(subparsers):
     """Add the ``edges`` command."""
@@ -17,6 +19,7 @@ def register(subparsers):
     parser.add_argument("image", nargs="?", default=None,
                         help="photograph to read (default: scikit-image's camera)")
     parser.add_argument("-o", "--output", default="edges.png",
+                        type=output_file(*IMAGE_SUFFIXES),
                         help="PNG to write (default edges.png)")
     parser.add_argument("--max-side", type=int, default=1024,
                         help="shrink photographs whose longer side exceeds this many "

@@ -2,7 +2,7 @@
 
 import argparse
 
-from nnscratch.cli import HelpFormatter
+from nnscratch.cli import HelpFormatter, output_file
 
 
 def register(subparsers):
@@ -16,12 +16,14 @@ def register(subparsers):
     parser.add_argument("--split", default="test", choices=("train", "val", "test"),
                         help="which split of the dataset to score")
     parser.add_argument("--weights", help="detector checkpoint; the shipped weights if omitted")
-    parser.add_argument("--json", metavar="OUT.json", help="also write the result here")
+    parser.add_argument("--json", type=output_file(".json"), metavar="OUT.json",
+                        help="also write the result here")
     parser.set_defaults(handler=run)
 
 
 def run(args):
     import json
+    import os
     import time
 
     from nnscratch.detector.dataset import embedded_split
@@ -34,11 +36,19 @@ def run(args):
         warn_on_other_recipe(detector.training)
     data = embedded_split(args.split) if args.data is None else read_split(
         args.data, args.split)
+    if list(data.class_names) != list(detector.class_names):
+        raise ValueError(
+            f"the dataset's classes {list(data.class_names)} differ from the "
+            f"classes the weights were trained on {list(detector.class_names)}; "
+            "train on this dataset first (nnscratch train detector --data ...) "
+            "and pass its weights with --weights"
+        )
     began = time.perf_counter()
     result = evaluate_detector(detector, data)
     print(format_table(result))
     print(f"{len(data)} images in {time.perf_counter() - began:.1f} s")
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as stream:
             json.dump(result, stream, indent=2)
         print(f"wrote {args.json}")

@@ -5,6 +5,8 @@ import os
 import sys
 import time
 
+from nnscratch.cli import IMAGE_SUFFIXES, output_file
+
 
 def register(subparsers):
     """Add the ``faces`` parser."""
@@ -20,8 +22,9 @@ def register(subparsers):
     parser.add_argument("image", nargs="?", metavar="IMAGE",
                         help="photograph to search (default: skimage.data.astronaut)")
     parser.add_argument("-o", "--out", required=True, metavar="OUT.png",
+                        type=output_file(*IMAGE_SUFFIXES),
                         help="where to write the photograph with the boxes drawn")
-    parser.add_argument("--json", metavar="OUT.json",
+    parser.add_argument("--json", metavar="OUT.json", type=output_file(".json"),
                         help="also write the boxes (pixels, x1 y1 x2 y2) and scores")
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help="face probability a window needs, in [0, 1] "

@@ -4,6 +4,8 @@ import os
 import sys
 import time
 
+from nnscratch.cli import output_file, positive_int
+
 BENCHMARKS = ("patches", "digits")
 
 DEFAULT_OUT = os.path.join("runs", "siamese")
@@ -95,13 +97,13 @@ def register(subparsers):
     evaluate.add_argument("--benchmark", choices=BENCHMARKS, default=None,
                           help="embedded benchmark whose held-out identities to use "
                                "(default: the checkpoint's own)")
-    evaluate.add_argument("--json", metavar="OUT.json",
+    evaluate.add_argument("--json", metavar="OUT.json", type=output_file(".json"),
                           help="also write the metrics to this JSON file")
     evaluate.add_argument("--roc", metavar="PNG",
                           help="ROC curve image (default: roc.png beside the weights)")
     evaluate.add_argument("--ways", type=int, default=3,
                           help="N of the N-way one-shot test (default: 3)")
-    evaluate.add_argument("--trials", type=int, default=2000,
+    evaluate.add_argument("--trials", type=positive_int, default=2000,
                           help="one-shot trials (default: 2000)")
     _add_weights(evaluate)
     evaluate.set_defaults(handler=run_evaluate)

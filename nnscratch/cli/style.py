@@ -2,6 +2,8 @@
 
 import sys
 
+from nnscratch.cli import IMAGE_SUFFIXES, output_file
+
 
 def register(subparsers):
     """Add the ``style`` command."""
@@ -18,8 +20,10 @@ def register(subparsers):
     parser.add_argument("images", nargs="*", metavar="CONTENT STYLE",
                         help="content and style image files (give both or neither)")
     parser.add_argument("-o", "--output", default="style.png",
+                        type=output_file(*IMAGE_SUFFIXES),
                         help="PNG to write the generated image to (default style.png)")
     parser.add_argument("--figure", default=None, metavar="PNG",
+                        type=output_file(*IMAGE_SUFFIXES),
                         help="also write content, style and output side by side")
 
     parser.add_argument("--size", type=int, default=256,

@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from nnscratch.faces.data import FACE_WINDOW, to_grey
-from nnscratch.faces.model import WINDOW_STRIDE, face_probability
+from nnscratch.faces.model import FACE_MODEL, WINDOW_STRIDE, face_probability
 from nnscratch.layers import fc_to_conv
 
 DEFAULT_THRESHOLD = 0.98
@@ -255,6 +255,13 @@ def load_face_detector(weights=None):
 
     path = WEIGHTS_PATH if weights is None else os.fspath(weights)
     classifier, metadata = load_model(path)
+    model_name = metadata.get("model", {}).get("name", "unknown")
+    if model_name != FACE_MODEL:
+        raise ValueError(
+            f"{path} is not a face checkpoint (it contains the model "
+            f"{model_name!r}); give one written by `nnscratch train faces`, or "
+            "omit --weights for the shipped face weights"
+        )
     window = metadata.get("model", {}).get("config", {}).get("window", FACE_WINDOW)
     return FaceDetector(classifier, window=window)
 

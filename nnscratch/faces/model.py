@@ -26,7 +26,11 @@ WINDOW_STRIDE = 4
 """Pixels between neighbouring windows of the fully convolutional pass."""
 
 
-@register_model("faces")
+FACE_MODEL = "faces"
+"""Zoo name under which face checkpoints record their architecture."""
+
+
+@register_model(FACE_MODEL)
 def build_face_classifier(window=FACE_WINDOW, channels=(16, 32), hidden=128,
                           dtype=np.float32, rng=None):
     """Build the face / non-face classifier for grey ``window`` x ``window`` input.
