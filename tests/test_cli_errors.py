@@ -63,6 +63,9 @@ def test_file_as_folder_is_one_line_error(tmp_path, capsys):
     (["siamese", "evaluate", "--trials", "0"], "--trials: must be at least 1, got 0"),
     (["edges", "-o", "edges.txt"], "'edges.txt' must end in .png or .jpg"),
     (["evaluate", "--json", "result.csv"], "'result.csv' must end in .json"),
+    (["train", "classifier", "--epochs", "0"], "--epochs: must be at least 1, got 0"),
+    (["train", "classifier", "--lr", "0"], "--lr: must be a finite number > 0, got 0"),
+    (["dataset", "export", "out", "--seed", "-1"], "--seed: must be at least 0, got -1"),
 ])
 def test_out_of_range_options_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -92,7 +95,7 @@ def test_bad_output_paths_fail_before_any_work(argv, kind, tmp_path, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert stop.value.code == 2
-    expected = {"file": "is a file, not a folder", "folder": "is a folder, not a file",
+    expected = {"file": "is a file, not a folder", "folder": "is a folder, but a file ending in",
                 "under": "is a file, so"}[kind]
     assert expected in err
 
@@ -155,3 +158,27 @@ def test_unreadable_first_image_leaves_no_output_folder(tmp_path, capsys):
     assert status == 2
     assert "broken.png" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_faces_min_size_above_image(tmp_path, capsys):
+    status = main(["faces", "-o", str(tmp_path / "out.png"), "--min-size", "1000"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "min_size 1000 is larger than the largest face searched for, 512 pixels" in err
+
+
+def test_broken_coco_json_names_the_file(tmp_path, capsys):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"images": [1, ')
+    status = main(["evaluate", "--data", str(broken)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"{broken}: not valid JSON" in err
+
+
+def test_idx_folder_is_named_as_a_folder(tmp_path, capsys):
+    status = main(["train", "classifier", "--idx-images", str(tmp_path),
+                   "--idx-labels", str(tmp_path), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "is a folder, not an IDX file" in err

@@ -75,15 +75,24 @@ def describe(error):
     return str(error) or type(error).__name__
 
 
-def positive_int(text):
-    """Parse an argument that must be an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def whole_number_at_least(minimum):
+    """Return an argparse type for integers >= ``minimum``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+non_negative_int = whole_number_at_least(0)  # seeds
+positive_int = whole_number_at_least(1)  # counts
 
 
 def probability(text):
@@ -143,7 +152,7 @@ def output_file(*suffixes):
     def parse(text):
         if os.path.isdir(text):
             raise argparse.ArgumentTypeError(
-                f"{text!r} is a folder, not a file name ending in {suffixes[0]}")
+                f"{text!r} is a folder, but a file ending in {suffixes[0]} is expected")
         if suffixes and os.path.splitext(text)[1].lower() not in suffixes:
             raise argparse.ArgumentTypeError(
                 f"{text!r} must end in {' or '.join(suffixes)}")

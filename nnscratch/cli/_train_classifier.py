@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from nnscratch.cli import output_folder
+from nnscratch.cli import output_folder, positive_float, positive_int
 
 DEFAULT_OUT = os.path.join("runs", "classifier")
 
@@ -22,7 +22,7 @@ def register(targets):
             "Ctrl-C writes a checkpoint; --resume continues from it."
         ),
     )
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+    parser.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                         help=f"number of epochs (default {DEFAULT_EPOCHS})")
     parser.add_argument("--out", type=output_folder, default=DEFAULT_OUT,
                         help="folder for checkpoints, history.json, curves.png and "
@@ -32,9 +32,9 @@ def register(targets):
                              "(default 0)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUT/last.npz")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
                         help=f"samples per batch (default {DEFAULT_BATCH_SIZE})")
-    parser.add_argument("--lr", type=float, default=DEFAULT_LR,
+    parser.add_argument("--lr", type=positive_float, default=DEFAULT_LR,
                         help=f"peak learning rate of Adam (default {DEFAULT_LR})")
     parser.add_argument("--idx-images", metavar="FILE",
                         help="train on an IDX images file (MNIST or Fashion-MNIST, "
@@ -61,10 +61,6 @@ def _load_digits(args):
 
 def run(args):
     """Train, then print the test accuracy and the wall time; return the exit status."""
-    if args.epochs < 1 or args.batch_size < 1 or not args.lr > 0:
-        print("nnscratch train classifier: --epochs and --batch-size must be "
-              "positive integers and --lr a positive number", file=sys.stderr)
-        return 2
     if (args.idx_images is None) != (args.idx_labels is None):
         print("nnscratch train classifier: give both --idx-images and --idx-labels, "
               "or neither to use the bundled digits", file=sys.stderr)

@@ -1,5 +1,7 @@
 """``nnscratch dataset export``: write the embedded dataset in YOLO format."""
 
+from nnscratch.cli import non_negative_int
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -12,7 +14,7 @@ def register(subparsers):
     actions.required = True
     export = actions.add_parser("export", help="write the YOLO-format folder")
     export.add_argument("out", metavar="DIR")
-    export.add_argument("--seed", type=int, default=0, help="recipe seed")
+    export.add_argument("--seed", type=non_negative_int, default=0, help="recipe seed")
     export.set_defaults(handler=run)
 
 

@@ -44,6 +44,9 @@ class IdxFormatError(ValueError):
 def _read_bytes(path):
     """Return the file's bytes, gunzipped if it starts with the gzip magic."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IdxFormatError(f"{path!r} is a folder, not an IDX file; give the "
+                             "path of the images or labels file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"IDX file not found: {path!r}")
     with open(path, "rb") as stream:

@@ -31,7 +31,10 @@ def read_coco_dataset(json_path, image_folder=None):
     DetectionData
     """
     with open(json_path, encoding="utf-8") as stream:
-        coco = json.load(stream)
+        try:
+            coco = json.load(stream)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{json_path}: not valid JSON ({error})") from None
     for key in ("images", "annotations", "categories"):
         if key not in coco:
             raise ValueError(f"{json_path}: not a COCO detection file, no {key!r} list")

@@ -225,6 +225,13 @@ class FaceDetector:
                 f"smaller than the {self.window}-pixel window; upscale it first"
             )
 
+        largest = min(grey.shape) if max_size is None else max_size
+        if min_size > largest:
+            raise ValueError(
+                f"detect: min_size {min_size:g} is larger than the largest face "
+                f"searched for, {largest:g} pixels (max_size, or the image's "
+                "shorter side); give a smaller min_size"
+            )
         all_boxes, all_scores = [], []
         for level, scores in self.score_pyramid(grey, min_size, max_size, scale_step):
             rows, cols = np.nonzero(scores >= threshold)
