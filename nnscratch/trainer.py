@@ -212,6 +212,12 @@ class Trainer:
         """
         if resume is not None:
             self.load(resume)
+            if self.epoch >= self.epochs:
+                raise ValueError(
+                    f"Trainer: the checkpoint {os.fspath(resume)} has already "
+                    f"completed {self.epoch} epochs and epochs={self.epochs}; give "
+                    f"more than {self.epoch} epochs to continue training"
+                )
         self.model.train()
         with _DeferredInterrupt(self):
             try:

@@ -140,6 +140,13 @@ def test_resume_after_epoch_matches_uninterrupted_run(digits, reference, tmp_pat
     assert_same_weights(weights(reference), weights(resumed))
 
 
+def test_resume_of_finished_run_asks_for_more_epochs(digits, tmp_path):
+    make_trainer(digits, tmp_path, epochs=2).fit()
+    finished = make_trainer(digits, tmp_path, epochs=2)
+    with pytest.raises(ValueError, match="already completed 2 epochs and epochs=2"):
+        finished.fit(resume=tmp_path / LAST_CHECKPOINT)
+
+
 def test_keyboard_interrupt_writes_checkpoint_and_resumes_exactly(digits, reference,
                                                                  tmp_path):
     # 7 batches per epoch: call 10 is the third batch of epoch 2.

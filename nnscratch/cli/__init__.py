@@ -167,7 +167,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show "(default: X)" after an option's help, unless X is None or False."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False):
+        # "is", not "in": 0 == False, and a default of 0 is worth showing.
+        if action.default is None or action.default is False:
             return action.help
         return super()._get_help_string(action)
 

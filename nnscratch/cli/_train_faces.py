@@ -1,6 +1,6 @@
 """``nnscratch train faces``: train the sliding-window face classifier."""
 
-from nnscratch.cli import output_file, positive_int
+from nnscratch.cli import HelpFormatter, output_file, positive_int
 
 
 def register(targets):
@@ -9,10 +9,11 @@ def register(targets):
         description="Train the sliding-window face classifier on lfw_subset faces "
                     "and face-free scikit-image photographs, with hard-negative "
                     "mining between rounds.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--out", type=output_file(".npz"), default="runs/faces.npz",
                         help="checkpoint to write")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--rounds", type=positive_int, default=5,
                         help="rounds, with hard-negative mining between them")
     parser.add_argument("--epochs-per-round", type=positive_int, default=3,

@@ -70,3 +70,13 @@ def test_faces_command_reports_unreadable_image(tmp_path, capsys):
 
     assert status == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_train_faces_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "faces", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    # A default of 0 counts as a default, though 0 == False in Python.
+    assert "random seed (default: 0)" in text
+    assert "(default: runs/faces.npz)" in text
+    assert "(default: 5)" in text
