@@ -80,6 +80,22 @@ def _check_arguments(args):
     return None
 
 
+def _check_sides(network, images, size):
+    """Return an error message if an image is too small for the network's pools."""
+    from nnscratch.layers import AvgPool2d, MaxPool2d
+
+    pools = sum(isinstance(layer, (AvgPool2d, MaxPool2d))
+                for layer in network.model.layers)
+    smallest = 2**pools
+    for name, image in images.items():
+        height, width = image.shape[:2]
+        if min(height, width) < smallest:
+            return (f"--size {size} makes {name} {height}x{width} pixels, but the "
+                    f"network's {pools} pools need at least {smallest} pixels a "
+                    "side; use a larger --size")
+    return None
+
+
 def run(args):
     """Run the transfer, write the image (and figure); return the exit status."""
     import os
@@ -121,6 +137,10 @@ def run(args):
         return 2
     content = resize_longer_side(content, args.size)
     style = resize_longer_side(style, args.size)
+    problem = _check_sides(network, {names[0]: content, names[1]: style}, args.size)
+    if problem:
+        print(f"nnscratch style: {problem}", file=sys.stderr)
+        return 2
 
     stem = os.path.splitext(args.output)[0]
     save_dir = os.path.dirname(os.path.abspath(args.output))

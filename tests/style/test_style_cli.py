@@ -40,6 +40,8 @@ def test_style_command_default_photographs(tmp_path):
     (["--size", "4"], "--size"),
     (["--steps", "0"], "--steps"),
     (["--beta", "-1"], "--beta"),
+    (["--size", "12"], "makes astronaut 12x12 pixels, but the network's 4 pools need "
+                       "at least 16 pixels a side"),
 ])
 def test_style_command_rejects_bad_arguments(arguments, message, capsys):
     assert main(["style", *arguments]) == 2
