@@ -104,7 +104,7 @@ def run(groups, quick=False, threads=(1,), repeats=7, budget_s=20.0, only="",
     """
     from nnscratch import runtime
 
-    # The nnscratch command keeps large freed blocks in the heap; both sides
+    # The nnscratch command keeps large freed blocks in the heap. Both sides
     # share this process, so both run under the setting.
     allocator = ("glibc mallopt: mmap and trim thresholds 1 GiB "
                  "(nnscratch.runtime.keep_large_blocks)"
@@ -184,9 +184,10 @@ def describe_run(runs):
     settings = ", ".join(f"{name}={value}" for name, value
                          in environment["environment"].items())
     lines.append(f"- environment: {settings}")
-    lines.append(f"- allocator in this process: {runs[0].get('allocator', 'not recorded')}; "
-                 "the memory group's fresh processes keep the default, and the startup group's "
-                 "nnscratch command sets it itself")
+    allocator = runs[0].get("allocator", "not recorded")
+    lines.append(f"- allocator in this process: {allocator}. The memory group's fresh "
+                 "processes keep the default, and the startup group's nnscratch "
+                 "command sets it itself")
     loads = ", ".join(f"{run['environment']['load_average'][0]:.2f}" for run in runs)
     lines.append(f"- 1-minute load average at the end of each thread count: {loads}")
     notes = {}

@@ -21,12 +21,12 @@ Large fresh arrays
 
 Threads
     Numba's parallel loops (OpenMP threading layer) and OpenBLAS each keep
-    their worker threads spinning for a while after a parallel region, and on
+    their worker threads spinning for a while after a parallel region, so on
     two cores the two pools take turns stealing each other's core. One
-    detector training step (batch 32, 2-core AMD EPYC VM shared with other
-    jobs) took 289-446 ms (median 312, three runs) with one Numba thread and
-    two OpenBLAS threads, 444-503 ms with two of each, and 353-393 ms with
-    one of each. ``prefer_blas_threads`` keeps the GEMMs parallel and runs
+    detector training step (batch 32, 2-core AMD EPYC VM, otherwise idle)
+    took 289-446 ms (median 312, three runs) with one Numba thread and two
+    OpenBLAS threads. With two of each it took 444-503 ms, and with one of
+    each 353-393 ms. ``prefer_blas_threads`` keeps the GEMMs parallel and runs
     the Numba kernels on one thread, unless ``NUMBA_NUM_THREADS`` is set.
 """
 
@@ -114,6 +114,6 @@ def blas_threads():
 
 
 def configure():
-    """Apply both settings; what the ``nnscratch`` command does first."""
+    """Apply both settings, as the ``nnscratch`` command does before any work."""
     keep_large_blocks()
     prefer_blas_threads()

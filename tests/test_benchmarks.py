@@ -89,7 +89,7 @@ def test_unknown_group_is_rejected(capsys):
     assert "unknown benchmark group" in capsys.readouterr().err
 
 
-def test_restart_sets_quiet_threads_and_keeps_user_values(monkeypatch):
+def test_restart_keeps_user_thread_settings(monkeypatch):
     calls = []
 
     def fake_execv(path, arguments):

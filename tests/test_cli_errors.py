@@ -58,14 +58,16 @@ def test_file_as_folder_is_one_line_error(tmp_path, capsys):
     (["detect", "--limit", "x"], "expected a whole number, got 'x'"),
     (["detect", "--score-threshold", "2"], "must lie in [0, 1], got 2.0"),
     (["detect", "--iou-threshold", "nan?"], "expected a number, got 'nan?'"),
-    (["train", "detector", "--lr", "nan"], "--lr: must be a finite number > 0, got nan"),
+    (["train", "detector", "--lr", "nan"],
+     "--lr: must be a finite number > 0, got nan"),
     (["train", "faces", "--rounds", "0"], "--rounds: must be at least 1, got 0"),
     (["siamese", "evaluate", "--trials", "0"], "--trials: must be at least 1, got 0"),
     (["edges", "-o", "edges.txt"], "'edges.txt' must end in .png or .jpg"),
     (["evaluate", "--json", "result.csv"], "'result.csv' must end in .json"),
     (["train", "classifier", "--epochs", "0"], "--epochs: must be at least 1, got 0"),
     (["train", "classifier", "--lr", "0"], "--lr: must be a finite number > 0, got 0"),
-    (["dataset", "export", "out", "--seed", "-1"], "--seed: must be at least 0, got -1"),
+    (["dataset", "export", "out", "--seed", "-1"],
+     "--seed: must be at least 0, got -1"),
 ])
 def test_out_of_range_options_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -84,7 +86,7 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
     (["style", "-o", "{folder}"], "folder"),
     (["evaluate", "--json", "{file}/inside.json"], "under"),
 ])
-def test_bad_output_paths_fail_before_any_work(argv, kind, tmp_path, capsys):
+def test_bad_output_paths_fail_at_parsing(argv, kind, tmp_path, capsys):
     # Each command would train or run a network first; these fail at parsing.
     folder = tmp_path / "a_folder"
     folder.mkdir()
@@ -95,7 +97,8 @@ def test_bad_output_paths_fail_before_any_work(argv, kind, tmp_path, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert stop.value.code == 2
-    expected = {"file": "is a file, not a folder", "folder": "is a folder, but a file ending in",
+    expected = {"file": "is a file, not a folder",
+                "folder": "is a folder, but a file ending in",
                 "under": "is a file, so"}[kind]
     assert expected in err
 
@@ -127,7 +130,7 @@ def test_faces_rejects_a_detector_checkpoint(tmp_path, capsys):
     assert not (tmp_path / "out.png").exists()
 
 
-def test_detect_gives_same_named_inputs_their_own_outputs(tmp_path, capsys):
+def test_detect_same_names_get_own_outputs(tmp_path, capsys):
     from PIL import Image
 
     paths = []
@@ -150,7 +153,7 @@ def test_siamese_errors_carry_the_command_name(tmp_path, capsys):
     assert err.startswith("nnscratch siamese verify: ")
 
 
-def test_unreadable_first_image_leaves_no_output_folder(tmp_path, capsys):
+def test_unreadable_image_leaves_no_folder(tmp_path, capsys):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")
     out = tmp_path / "found"
@@ -164,7 +167,8 @@ def test_faces_min_size_above_image(tmp_path, capsys):
     status = main(["faces", "-o", str(tmp_path / "out.png"), "--min-size", "1000"])
     err = capsys.readouterr().err
     assert status == 2
-    assert "min_size 1000 is larger than the largest face searched for, 512 pixels" in err
+    assert "min_size 1000 is larger than the largest face searched for" in err
+    assert "512 pixels" in err
 
 
 def test_broken_coco_json_names_the_file(tmp_path, capsys):
@@ -176,7 +180,7 @@ def test_broken_coco_json_names_the_file(tmp_path, capsys):
     assert f"{broken}: not valid JSON" in err
 
 
-def test_idx_folder_is_named_as_a_folder(tmp_path, capsys):
+def test_idx_path_that_is_a_folder(tmp_path, capsys):
     status = main(["train", "classifier", "--idx-images", str(tmp_path),
                    "--idx-labels", str(tmp_path), "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err

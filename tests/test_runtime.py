@@ -51,14 +51,14 @@ def test_keep_large_blocks_reuses_freed_pages():
     assert reused < default / 4, (reused, default)
 
 
-def test_prefer_blas_threads_sets_one_numba_thread(monkeypatch, restore_numba_threads):
+def test_one_numba_thread_by_default(monkeypatch, restore_numba_threads):
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     assert runtime.prefer_blas_threads() == 1
     assert numba.get_num_threads() == 1
 
 
-def test_prefer_blas_threads_keeps_an_explicit_count(monkeypatch, restore_numba_threads):
+def test_explicit_numba_thread_count_kept(monkeypatch, restore_numba_threads):
     monkeypatch.setenv("NUMBA_NUM_THREADS", str(numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     assert runtime.prefer_blas_threads() == numba.config.NUMBA_NUM_THREADS

@@ -80,7 +80,7 @@ def run(args):
 
 
 def unique_stem(stem, used_stems):
-    """Return ``stem``, or ``stem_2``, ``stem_3``, ... if used; record it.
+    """Return ``stem``, or ``stem_2``, ``stem_3``, ... when it is used, and record it.
 
     Two inputs with one name (``a/x.png`` and ``b/x.png``, or ``x.jpg`` and
     ``x.png``) would otherwise write the same output file.

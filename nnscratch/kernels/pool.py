@@ -55,9 +55,9 @@ def _pool_plane_2x2(plane, out, argmax):
     ``out`` and ``argmax`` are not valid and the general scan must redo it.
 
     The same tie rule as ``_pool_plane``, written as selects instead of
-    branches: on data without order a branch per comparison is mispredicted
-    half the time, and this path ran 6-7x faster than the general one on a
-    batch of 32 x 16 x 128 x 128 (one core of an AMD EPYC Zen 4).
+    branches, because on data without order a branch per comparison is
+    mispredicted about half the time. This path took 2.9 ms against 20 ms for
+    the general one on 32 x 16 x 128 x 128 float32 (one core, AMD EPYC Zen 4).
     """
     W = plane.shape[1]
     OH, OW = out.shape
@@ -133,7 +133,9 @@ def _maxpool_backward_loops(dout, argmax, H, W):
 _first_nan_index_jit = numba.njit(cache=True)(_first_nan_index)
 _pool_plane_jit = numba.njit(cache=True, nogil=True)(_pool_plane)
 _pool_plane_2x2_jit = numba.njit(cache=True, nogil=True)(_pool_plane_2x2)
-maxpool_forward_numba = numba.njit(cache=True, parallel=True, nogil=True)(_maxpool_forward_loops)
+maxpool_forward_numba = numba.njit(cache=True, parallel=True, nogil=True)(
+    _maxpool_forward_loops
+)
 maxpool_backward_numba = numba.njit(cache=True, parallel=True, nogil=True)(
     _maxpool_backward_loops
 )

@@ -20,11 +20,12 @@ class _Elementwise(Layer):
 
 
 class LeakyReLU(_Elementwise):
-    """x for x > 0, negative_slope * x otherwise; the derivative at 0 is the
+    """x for x > 0, negative_slope * x otherwise. The derivative at 0 is the
     slope, as in PyTorch.
 
-    The backward pass keeps the input: the local derivative is 1 where x > 0
-    and the slope elsewhere (``nnscratch.kernels.activation``).
+    The layer keeps its input for the backward pass, because the local
+    derivative is 1 where x > 0 and the slope elsewhere
+    (``nnscratch.kernels.activation``).
     """
 
     def __init__(self, negative_slope=0.01):

@@ -321,7 +321,7 @@ def conv2d_backward(dout, cache, input_grad=True):
     dout : ndarray of shape (N, F, OH, OW)
     cache : tuple from ``conv2d_forward``
     input_grad : bool
-        Compute dx; when False, dx is None.
+        Whether to compute dx, which is None when False.
     """
     x, weight, has_bias, stride, pads, (OH, OW), max_cols_bytes = cache
     N, C, H, W = x.shape

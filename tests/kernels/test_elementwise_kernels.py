@@ -38,7 +38,8 @@ def batchnorm_arguments(seed, shape, dtype):
     """Return x, a per-channel mean and inv_std in x's dtype, gamma and beta."""
     rng = np.random.default_rng(seed)
     C = shape[1]
-    x = (3 * normal_array(seed, shape) + rng.standard_normal((1, C, 1, 1))).astype(dtype)
+    offsets = rng.standard_normal((1, C, 1, 1))
+    x = (3 * normal_array(seed, shape) + offsets).astype(dtype)
     mean, var = batchnorm_statistics(x)
     inv_std = (1 / np.sqrt(var + 1e-5)).astype(dtype)
     gamma = rng.uniform(0.5, 2.0, C).astype(dtype)
