@@ -225,17 +225,22 @@ def summarise(case, ours_first, reference_first, sides):
 
 
 def set_threads(threads):
-    """Use ``threads`` threads in every BLAS and, if imported, torch.
+    """Use ``threads`` threads in every BLAS, in nnscratch's batch split and,
+    if imported, in torch.
 
-    Numba's kernels run on one thread, as under the ``nnscratch`` command
-    (``nnscratch.runtime.prefer_blas_threads``): on two cores, two Numba
+    As under the ``nnscratch`` command (``nnscratch.runtime.configure``),
+    layers split each batch over ``threads`` threads with one BLAS thread
+    each, and Numba's kernels run on one thread: on two cores, two Numba
     threads beside two OpenBLAS threads made a whole training step slower.
-    ``NUMBA_NUM_THREADS`` in the environment overrides this.
+    ``NUMBA_NUM_THREADS`` in the environment overrides the Numba count.
     """
     import numba
     from threadpoolctl import threadpool_limits
 
+    from nnscratch import runtime
+
     numba.set_num_threads(numba_threads(threads))
+    runtime.set_batch_threads(threads)
     threadpool_limits(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
@@ -280,6 +285,8 @@ def describe_environment():
     import numba
     from threadpoolctl import threadpool_info
 
+    from nnscratch import runtime
+
     info = {
         "machine": f"{_cpu_model()}, {os.cpu_count()} logical CPUs, "
                    f"{platform.machine()}",
@@ -287,6 +294,7 @@ def describe_environment():
         "numpy": np.__version__,
         "numba": numba.__version__,
         "numba_threads": numba.get_num_threads(),
+        "batch_threads": runtime.batch_threads(),
         "numba_threading_layer": _numba_threading_layer(),
         "blas": [
             f"{pool['internal_api']} {pool['version']} "

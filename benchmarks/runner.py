@@ -179,6 +179,7 @@ def describe_run(runs):
     for run in runs:
         env = run["environment"]
         lines.append(f"- {run['threads']} thread(s): Numba {env['numba_threads']}, "
+                     f"nnscratch batch split {env.get('batch_threads', 1)}, "
                      f"torch {env.get('torch_threads', '-')}, BLAS: "
                      + "; ".join(env["blas"]))
     settings = ", ".join(f"{name}={value}" for name, value

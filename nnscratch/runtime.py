@@ -30,17 +30,30 @@ Threads
     the Numba kernels on one thread, unless ``NUMBA_NUM_THREADS`` is set.
 """
 
+import concurrent.futures
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import glob
 import os
+import threading
 
 # mallopt parameter numbers from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 LARGE_BLOCK_BYTES = 2**30
+
+# A batch is split over threads only when each thread gets at least this
+# much work (FLOPs): handing a range to a pool thread and waiting for it
+# costs tens of microseconds.
+MIN_SPLIT_WORK = 2 * 10**6
+
+_batch_threads = 1
+_pool = None
+_pool_size = 0
+_pool_lock = threading.Lock()
 
 
 def keep_large_blocks(threshold=LARGE_BLOCK_BYTES):
@@ -83,8 +96,11 @@ def prefer_blas_threads():
 
 
 @functools.lru_cache(maxsize=1)
-def _openblas_thread_getter():
-    """Return numpy's bundled OpenBLAS ``get_num_threads``, or None if absent."""
+def _openblas_thread_functions():
+    """Return numpy's bundled OpenBLAS ``(get_num_threads, set_num_threads)``.
+
+    Returns None when numpy uses another BLAS, or an OpenBLAS without them.
+    """
     import numpy as np
 
     folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
@@ -93,12 +109,16 @@ def _openblas_thread_getter():
             library = ctypes.CDLL(path)
         except OSError:
             continue
-        for name in ("scipy_openblas_get_num_threads64_",
-                     "scipy_openblas_get_num_threads", "openblas_get_num_threads"):
-            getter = getattr(library, name, None)
-            if getter is not None:
+        for prefix, suffix in (("scipy_", "64_"), ("scipy_", ""), ("", "")):
+            getter = getattr(library, f"{prefix}openblas_get_num_threads{suffix}",
+                             None)
+            setter = getattr(library, f"{prefix}openblas_set_num_threads{suffix}",
+                             None)
+            if getter is not None and setter is not None:
                 getter.restype = ctypes.c_int
-                return getter
+                setter.argtypes = [ctypes.c_int]
+                setter.restype = None
+                return getter, setter
     return None
 
 
@@ -109,11 +129,120 @@ def blas_threads():
     ``OPENBLAS_NUM_THREADS`` and threadpoolctl's limits. Returns 1 when
     numpy uses another BLAS, whose thread count this does not read.
     """
-    getter = _openblas_thread_getter()
-    return max(1, int(getter())) if getter is not None else 1
+    functions = _openblas_thread_functions()
+    return max(1, int(functions[0]())) if functions is not None else 1
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run numpy's GEMMs on the calling thread inside the block.
+
+    OpenBLAS then computes each product on the thread that asks for it, so
+    several Python threads can multiply at once, one core each. The previous
+    thread count comes back on exit. Changes nothing when numpy's BLAS is not
+    its bundled OpenBLAS.
+    """
+    functions = _openblas_thread_functions()
+    if functions is None:
+        yield
+        return
+    get_threads, set_threads = functions
+    previous = get_threads()
+    set_threads(1)
+    try:
+        yield
+    finally:
+        set_threads(previous)
+
+
+def set_batch_threads(count):
+    """Let layers split each batch over ``count`` threads (1 turns it off).
+
+    Returns
+    -------
+    int
+        The previous count.
+    """
+    global _batch_threads
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"batch threads must be an int >= 1, got {count!r}")
+    previous, _batch_threads = _batch_threads, count
+    return previous
+
+
+def batch_threads():
+    """Return how many threads a layer may split its batch over."""
+    return _batch_threads
+
+
+def batch_ranges(N, work_per_sample=None):
+    """Cut samples ``0:N`` into contiguous ranges, one per batch thread.
+
+    Parameters
+    ----------
+    N : int
+        Batch size.
+    work_per_sample : int, optional
+        FLOPs (or bytes) of one sample. When the whole batch has fewer than
+        ``MIN_SPLIT_WORK`` per thread, the batch stays in one range: waking a
+        thread costs more than it saves.
+
+    Returns
+    -------
+    list of (n0, n1)
+        At most ``batch_threads()`` ranges of sizes differing by at most one.
+    """
+    parts = min(_batch_threads, N)
+    if _openblas_thread_functions() is None:
+        # Threads that each call a BLAS with its own thread pool would
+        # oversubscribe the cores.
+        parts = 1
+    if work_per_sample is not None and MIN_SPLIT_WORK > 0:
+        parts = min(parts, max(1, N * work_per_sample // MIN_SPLIT_WORK))
+    parts = max(1, parts)
+    bounds = [N * part // parts for part in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def map_batch(function, ranges):
+    """Return ``[function(n0, n1) for n0, n1 in ranges]``, run concurrently.
+
+    The first range runs on the calling thread and the others on the batch
+    pool, all with one BLAS thread each (``one_blas_thread``). ``function``
+    must touch only its own samples of any shared output. Every call
+    finishes before this returns, and the first exception is raised again.
+    """
+    if len(ranges) == 1:
+        return [function(*ranges[0])]
+    pool = _batch_pool(len(ranges) - 1)
+    with one_blas_thread():
+        futures = [pool.submit(function, *bounds) for bounds in ranges[1:]]
+        try:
+            first = function(*ranges[0])
+        finally:
+            concurrent.futures.wait(futures)
+    return [first] + [future.result() for future in futures]
+
+
+def _batch_pool(workers):
+    """Return a pool of at least ``workers`` threads, kept for the process."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=True)
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="nnscratch-batch")
+            _pool_size = workers
+        return _pool
 
 
 def configure():
-    """Apply both settings, as the ``nnscratch`` command does before any work."""
+    """Apply these settings, as the ``nnscratch`` command does before any work.
+
+    Large blocks stay in the heap, Numba kernels run on one thread, and
+    layers split each batch over as many threads as numpy's BLAS has.
+    """
     keep_large_blocks()
     prefer_blas_threads()
+    set_batch_threads(blas_threads())

@@ -4,6 +4,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 
 import numba
 import pytest
@@ -76,7 +77,7 @@ def test_cli_applies_the_settings(monkeypatch):
 BLAS_THREADS = "from nnscratch import runtime; print(runtime.blas_threads())"
 
 
-@pytest.mark.skipif(runtime._openblas_thread_getter() is None,
+@pytest.mark.skipif(runtime._openblas_thread_functions() is None,
                     reason="numpy does not use its bundled OpenBLAS here")
 @pytest.mark.parametrize("threads", [1, 2])
 def test_blas_threads_follows_openblas_setting(threads):
@@ -93,3 +94,82 @@ def test_conv_tiles_grow_with_blas_threads(monkeypatch):
     assert conv.tile_budget(2**20) == 2**20
     monkeypatch.setattr(runtime, "blas_threads", lambda: 2)
     assert conv.tile_budget(2**20) == 2**20 * conv.MULTITHREAD_TILE_FACTOR
+    # A batch split over threads multiplies on one BLAS thread each.
+    assert conv.tile_budget(2**20, blas_threads=1) == 2**20
+
+
+@pytest.fixture
+def restore_batch_threads():
+    previous = runtime.batch_threads()
+    yield
+    runtime.set_batch_threads(previous)
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True, "2"])
+def test_set_batch_threads_rejects_non_counts(count):
+    with pytest.raises(ValueError, match=repr(count).replace("(", r"\(")):
+        runtime.set_batch_threads(count)
+
+
+needs_openblas = pytest.mark.skipif(
+    runtime._openblas_thread_functions() is None,
+    reason="numpy does not use its bundled OpenBLAS here")
+
+
+@needs_openblas
+@pytest.mark.parametrize("N, threads", [(1, 2), (2, 2), (7, 3), (32, 2), (5, 8)])
+def test_batch_ranges_cover_the_batch_evenly(restore_batch_threads, N, threads):
+    runtime.set_batch_threads(threads)
+    ranges = runtime.batch_ranges(N)
+    assert len(ranges) == min(N, threads)
+    assert ranges[0][0] == 0 and ranges[-1][1] == N
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    sizes = [n1 - n0 for n0, n1 in ranges]
+    assert max(sizes) - min(sizes) <= 1
+
+
+@needs_openblas
+def test_small_work_stays_on_one_thread(restore_batch_threads):
+    runtime.set_batch_threads(2)
+    per_sample = runtime.MIN_SPLIT_WORK // 4
+    assert runtime.batch_ranges(4, per_sample) == [(0, 4)]
+    assert len(runtime.batch_ranges(8, per_sample)) == 2
+
+
+def test_map_batch_returns_results_in_range_order():
+    ranges = [(0, 3), (3, 5), (5, 9)]
+    assert runtime.map_batch(lambda n0, n1: list(range(n0, n1)), ranges) == [
+        [0, 1, 2], [3, 4], [5, 6, 7, 8]]
+
+
+def test_map_batch_waits_for_every_range_before_raising():
+    finished = []
+
+    def work(n0, n1):
+        if n0 == 0:
+            raise RuntimeError("first range failed")
+        time.sleep(0.05)
+        finished.append(n0)
+
+    with pytest.raises(RuntimeError, match="first range failed"):
+        runtime.map_batch(work, [(0, 1), (1, 2), (2, 3)])
+    assert sorted(finished) == [1, 2]
+
+
+@needs_openblas
+def test_map_batch_runs_gemms_on_one_blas_thread_and_restores_the_count():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        seen = runtime.map_batch(lambda n0, n1: runtime.blas_threads(),
+                                 [(0, 1), (1, 2)])
+        assert seen == [1, 1]
+        assert runtime.blas_threads() == 2
+
+
+def test_configure_splits_batches_over_the_blas_threads(monkeypatch,
+                                                         restore_numba_threads,
+                                                         restore_batch_threads):
+    monkeypatch.setattr(runtime, "blas_threads", lambda: 3)
+    runtime.configure()
+    assert runtime.batch_threads() == 3

@@ -52,9 +52,15 @@ DEFAULT_MAX_COLS_BYTES = 2**20
 MULTITHREAD_TILE_FACTOR = 4
 
 
-def tile_budget(max_cols_bytes):
-    """Return the column bytes per tile for the current BLAS thread count."""
-    if runtime.blas_threads() > 1:
+def tile_budget(max_cols_bytes, blas_threads=None):
+    """Return the column bytes per tile for GEMMs on ``blas_threads`` threads.
+
+    ``blas_threads`` defaults to the count numpy's BLAS uses now; a batch
+    split over threads runs its GEMMs on one each (``runtime.map_batch``).
+    """
+    if blas_threads is None:
+        blas_threads = runtime.blas_threads()
+    if blas_threads > 1:
         return max_cols_bytes * MULTITHREAD_TILE_FACTOR
     return max_cols_bytes
 
@@ -104,16 +110,18 @@ def conv_geometry(x_shape, kernel_size, stride, pads, name):
     return OH, OW
 
 
-def conv_tiles(N, OH, OW, column_bytes, max_cols_bytes):
+def conv_tiles(N, OH, OW, column_bytes, max_cols_bytes, start=0):
     """Cut the output positions into tiles whose columns fit ``max_cols_bytes``.
 
     Parameters
     ----------
     N, OH, OW : int
-        Output batch size and spatial size.
+        Number of samples and output spatial size.
     column_bytes : int
         Bytes of one column of the column matrix (C * KH * KW * itemsize).
     max_cols_bytes : int
+    start : int
+        Index of the first sample: the tiles cover samples ``start:start + N``.
 
     Returns
     -------
@@ -128,9 +136,10 @@ def conv_tiles(N, OH, OW, column_bytes, max_cols_bytes):
         bands = -(-OH // rows)
         rows = -(-OH // bands)  # equal bands, so the last one is not a sliver
         return [(n, n + 1, r0, min(OH, r0 + rows))
-                for n in range(N) for r0 in range(0, OH, rows)]
+                for n in range(start, start + N) for r0 in range(0, OH, rows)]
     samples = max(1, max_cols_bytes // max(1, row_bytes * OH))
-    return [(n0, min(N, n0 + samples), 0, OH) for n0 in range(0, N, samples)]
+    return [(n0, min(start + N, n0 + samples), 0, OH)
+            for n0 in range(start, start + N, samples)]
 
 
 class Conv2d(Layer):
@@ -274,13 +283,28 @@ def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COL
         return out.reshape(N, F, 1, 1), cache
 
     out = np.empty((N, F, OH, OW), dtype=x.dtype)
-    out_matrix = out.reshape(N, F, OH * OW)
-    tiles = conv_tiles(N, OH, OW, C * KH * KW * x.itemsize,
-                       tile_budget(max_cols_bytes))
-    buffer = _tile_buffer(tiles, C * KH * KW, OW, x.dtype)
+    geometry = (KH, KW, SH, SW, top, left, OH, OW)
+    ranges = runtime.batch_ranges(N, work_per_sample=2 * F * OH * OW * C * KH * KW)
+    budget = tile_budget(max_cols_bytes, None if len(ranges) == 1 else 1)
+
+    def forward_samples(n_lo, n_hi):
+        _forward_samples(x, W_matrix, bias, n_lo, n_hi, geometry, budget, out)
+
+    runtime.map_batch(forward_samples, ranges)
+    return out, cache
+
+
+def _forward_samples(x, W_matrix, bias, n_lo, n_hi, geometry, max_cols_bytes, out):
+    """Write samples ``n_lo:n_hi`` of the convolution into ``out``, tile by tile."""
+    KH, KW, SH, SW, top, left, OH, OW = geometry
+    F, K = W_matrix.shape
+    out_matrix = out.reshape(out.shape[0], F, OH * OW)
+    tiles = conv_tiles(n_hi - n_lo, OH, OW, K * x.itemsize, max_cols_bytes,
+                       start=n_lo)
+    buffer = _tile_buffer(tiles, K, OW, x.dtype)
     for n0, n1, r0, r1 in tiles:
         cols = im2col_tile(x, n0, n1, r0, r1, KH, KW, SH, SW, top, left, OH, OW,
-                           _tile_view(buffer, C * KH * KW, n1 - n0, r1 - r0, OW))
+                           _tile_view(buffer, K, n1 - n0, r1 - r0, OW))
         if n1 - n0 == 1:
             # Written straight into the output: its rows r0:r1 are this tile.
             out_tile = out_matrix[n0, :, r0 * OW : r1 * OW]  # (F, T)
@@ -293,7 +317,6 @@ def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COL
             # Added while the tile is still in cache: a pass of its own over
             # a large output would cost as much as the im2col.
             out_tile += bias.reshape((F, 1) if n1 - n0 == 1 else (1, F, 1, 1))
-    return out, cache
 
 
 def _kernel_covers_input(x_shape, kernel_size, pads):
@@ -345,10 +368,31 @@ def conv2d_backward(dout, cache, input_grad=True):
         dx = (dout_matrix @ W_matrix).reshape(x.shape) if input_grad else None
         return dx, dW.reshape(weight.shape), db
 
+    dx = np.zeros_like(x) if input_grad else None
+    geometry = (KH, KW, SH, SW, top, left, OH, OW)
+    ranges = runtime.batch_ranges(N, work_per_sample=6 * F * OH * OW * K)
+    budget = tile_budget(max_cols_bytes, None if len(ranges) == 1 else 1)
+
+    def backward_samples(n_lo, n_hi):
+        return _backward_samples(x, dout, W_matrix, n_lo, n_hi, geometry, budget,
+                                 dx)
+
+    # Each range adds its own weight gradient; summed in range order, so a
+    # run with the same thread count rounds the same way every time.
+    dW_transposed = sum(runtime.map_batch(backward_samples, ranges))
+    return dx, dW_transposed.T.reshape(weight.shape), db
+
+
+def _backward_samples(x, dout, W_matrix, n_lo, n_hi, geometry, max_cols_bytes, dx):
+    """Return samples ``n_lo:n_hi``'s weight gradient, transposed (K, F), and
+    add their input gradient into ``dx`` unless ``dx`` is None."""
+    KH, KW, SH, SW, top, left, OH, OW = geometry
+    F, K = W_matrix.shape
+    dout_matrix = dout.reshape(dout.shape[0], F, OH * OW)
     dW_transposed = np.zeros((K, F), dtype=x.dtype)
     dW_tile = np.empty((K, F), dtype=x.dtype)
-    dx = np.zeros_like(x) if input_grad else None
-    tiles = conv_tiles(N, OH, OW, K * x.itemsize, tile_budget(max_cols_bytes))
+    tiles = conv_tiles(n_hi - n_lo, OH, OW, K * x.itemsize, max_cols_bytes,
+                       start=n_lo)
     buffer = _tile_buffer(tiles, K, OW, x.dtype)
     for n0, n1, r0, r1 in tiles:
         cols = im2col_tile(x, n0, n1, r0, r1, KH, KW, SH, SW, top, left, OH, OW,
@@ -360,9 +404,9 @@ def conv2d_backward(dout, cache, input_grad=True):
         # dW^T = cols @ dout^T: this orientation ran 1.6x faster in OpenBLAS
         # than dout @ cols.T on the course's shapes.
         dW_transposed += np.matmul(cols, dout_tile.T, out=dW_tile)
-        if not input_grad:
+        if dx is None:
             continue
         # The columns are used up, so their gradient overwrites them.
         dcols = np.matmul(W_matrix.T, dout_tile, out=cols)
         col2im_tile(dcols, n0, n1, r0, r1, KH, KW, SH, SW, top, left, OH, OW, dx)
-    return dx, dW_transposed.T.reshape(weight.shape), db
+    return dW_transposed

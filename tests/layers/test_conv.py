@@ -1,5 +1,7 @@
 """Conv2d: gradients, PyTorch agreement, chunking, linearity and the course example."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from gradcheck import check_layer_gradients
@@ -7,7 +9,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from strategies import Geometry, conv_geometries, normal_array, seeds
 
+from nnscratch import runtime
 from nnscratch.layers import Conv2d
+from nnscratch.layers.conv import conv_tiles
 
 
 def make_conv(geometry, padding=None, bias=True, seed=0):
@@ -87,6 +91,73 @@ def test_chunked_conv_equals_unchunked(geometry, seed):
     for whole, chunked in zip(*results):
         # Chunks sum dW in a different order, so equality is to rounding.
         np.testing.assert_allclose(chunked, whole, rtol=1e-12, atol=1e-13)
+
+
+@given(N=st.integers(1, 5), OH=st.integers(1, 9), OW=st.integers(1, 9),
+       column_bytes=st.integers(1, 64), max_cols_bytes=st.integers(1, 4096),
+       start=st.integers(0, 3))
+def test_conv_tiles_cover_each_output_row_once(N, OH, OW, column_bytes,
+                                               max_cols_bytes, start):
+    tiles = conv_tiles(N, OH, OW, column_bytes, max_cols_bytes, start=start)
+    covered = [(n, r) for n0, n1, r0, r1 in tiles
+               for n in range(n0, n1) for r in range(r0, r1)]
+    assert covered == [(n, r) for n in range(start, start + N) for r in range(OH)]
+    for n0, n1, r0, r1 in tiles:
+        # Several samples share a tile only when each is whole.
+        assert n1 - n0 == 1 or (r0, r1) == (0, OH)
+        if (n1 - n0) * (r1 - r0) > 1:
+            assert (n1 - n0) * (r1 - r0) * OW * column_bytes <= max_cols_bytes
+
+
+@contextlib.contextmanager
+def batch_split(threads):
+    """Split every batch over up to ``threads`` threads, however small the
+    layer; yield the list of range counts that ``map_batch`` was given."""
+    if runtime._openblas_thread_functions() is None:
+        pytest.skip("numpy's BLAS is not its bundled OpenBLAS, so batches stay whole")
+    calls = []
+    map_batch = runtime.map_batch
+
+    def counting_map_batch(function, ranges):
+        calls.append(len(ranges))
+        return map_batch(function, ranges)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runtime, "MIN_SPLIT_WORK", 0)
+        patch.setattr(runtime, "map_batch", counting_map_batch)
+        previous = runtime.set_batch_threads(threads)
+        try:
+            yield calls
+        finally:
+            runtime.set_batch_threads(previous)
+
+
+def conv_results(geometry, seed, input_grad=True, max_cols_bytes=None):
+    """Return output, input gradient and parameter gradients of one conv step."""
+    conv = make_conv(geometry, seed=seed)
+    if max_cols_bytes is not None:
+        conv.max_cols_bytes = max_cols_bytes
+    out = conv.forward(normal_array(seed, geometry.input_shape))
+    dx = conv.backward(normal_array(seed + 1, out.shape), input_grad=input_grad)
+    return out, dx, conv.grads["weight"], conv.grads["bias"]
+
+
+@given(geometry=conv_geometries(min_batch=2, max_batch=5), seed=seeds,
+       max_cols_bytes=st.sampled_from([None, 1]), input_grad=st.booleans())
+def test_batch_split_over_threads_equals_one_thread(geometry, seed, max_cols_bytes,
+                                                    input_grad):
+    single = conv_results(geometry, seed, input_grad, max_cols_bytes)
+    with batch_split(3) as range_counts:
+        split = conv_results(geometry, seed, input_grad, max_cols_bytes)
+    # Forward and backward each split, unless the kernel covers the input.
+    assert range_counts in ([min(3, geometry.N)] * 2, []), range_counts
+    for name, ours, serial in zip(("out", "dx", "weight", "bias"), split, single):
+        if serial is None:
+            assert ours is None
+            continue
+        # Each thread sums its own samples' weight gradient; the rest is the
+        # same arithmetic on the same tiles.
+        np.testing.assert_allclose(ours, serial, rtol=1e-12, atol=1e-13, err_msg=name)
 
 
 @given(geometry=conv_geometries(), seed=seeds)
