@@ -1,8 +1,10 @@
 """Where the time of the largest course convolution goes, part by part.
 
 The case is ``Conv2d(3, 16, 5, padding=2)`` forward and backward on a batch
-of 32 x 3 x 224 x 224, cut into the tiles that ``conv2d_forward`` uses at the
-current thread count. Each row times one part over every tile of the batch:
+of 32 x 3 x 224 x 224, split over threads and cut into tiles as
+``conv2d_forward`` does at the current thread count (``runtime.batch_ranges``
+and ``tile_budget``). Each row times one part over every tile of the batch,
+with the threads working at once as in the layer:
 the im2col copy (run twice per step, once in forward and once in backward),
 the three GEMMs (forward, weight gradient, column gradient) and col2im. The
 last row is the whole layer, for comparison with the sum of its parts, which
@@ -15,7 +17,7 @@ inside the layer. The inputs of every tile are distinct, as in the layer.
 import numpy as np
 
 from benchmarks.harness import Case
-from nnscratch import init
+from nnscratch import init, runtime
 from nnscratch.kernels.im2col import col2im_tile, im2col_tile
 from nnscratch.layers import Conv2d
 from nnscratch.layers.conv import DEFAULT_MAX_COLS_BYTES, conv_tiles, tile_budget
@@ -31,17 +33,26 @@ def _parts(N, C, size, F, kernel, pad):
     dout = rng.standard_normal((N, F, size, size), dtype=np.float32)
     K = C * kernel * kernel
     W_matrix = conv.params["weight"].reshape(F, K)
-    tiles = conv_tiles(N, size, size, K * 4, tile_budget(DEFAULT_MAX_COLS_BYTES))
-    T = max((n1 - n0) * (r1 - r0) * size for n0, n1, r0, r1 in tiles)
-    cols_buffer = np.empty(K * T, dtype=np.float32)
-    out_buffer = np.empty(F * T, dtype=np.float32)
-    dW = np.empty((K, F), dtype=np.float32)
+    flops = 2 * N * F * size * size * K
+    # The layer's own split of the batch over threads, and its tiles.
+    ranges = runtime.batch_ranges(N, work_per_sample=flops // N)
+    budget = tile_budget(DEFAULT_MAX_COLS_BYTES, split=len(ranges) > 1)
+    tiles = {bounds: conv_tiles(bounds[1] - bounds[0], size, size, K * 4, budget,
+                                start=bounds[0])
+             for bounds in ranges}
+    T = max((n1 - n0) * (r1 - r0) * size
+            for part in tiles.values() for n0, n1, r0, r1 in part)
+    buffers = {bounds: (np.empty(K * T, dtype=np.float32),
+                        np.empty(F * T, dtype=np.float32),
+                        np.empty((K, F), dtype=np.float32))
+               for bounds in ranges}
     dx = np.zeros_like(x)
     dout_matrix = dout.reshape(N, F, size * size)
     geometry = (kernel, kernel, 1, 1, pad, pad, size, size)
 
-    def views(n0, n1, r0, r1):
+    def views(bounds, n0, n1, r0, r1):
         """Return the tile's columns, output and dout as (K, T), (F, T), (F, T)."""
+        cols_buffer, out_buffer, _ = buffers[bounds]
         width = (n1 - n0) * (r1 - r0) * size
         if n1 - n0 == 1:
             tile_dout = dout_matrix[n0, :, r0 * size : r0 * size + width]
@@ -50,38 +61,45 @@ def _parts(N, C, size, F, kernel, pad):
         return (cols_buffer[: K * width].reshape(K, width),
                 out_buffer[: F * width].reshape(F, width), tile_dout)
 
-    def im2col_all():
-        for n0, n1, r0, r1 in tiles:
-            im2col_tile(x, n0, n1, r0, r1, *geometry, views(n0, n1, r0, r1)[0])
+    def over_tiles(work):
+        """Return a call that runs ``work(bounds, tile)`` on every tile, with
+        the ranges split over threads as the layer splits them."""
+        def run_range(n_lo, n_hi):
+            for tile in tiles[n_lo, n_hi]:
+                work((n_lo, n_hi), *tile)
+        return lambda: runtime.map_batch(run_range, ranges)
 
-    def gemm(kind):
-        def run():
-            for n0, n1, r0, r1 in tiles:
-                tile_cols, tile_out, tile_dout = views(n0, n1, r0, r1)
-                if kind == "forward":
-                    np.matmul(W_matrix, tile_cols, out=tile_out)
-                elif kind == "weight gradient":
-                    np.matmul(tile_cols, tile_dout.T, out=dW)
-                else:
-                    np.matmul(W_matrix.T, tile_dout, out=tile_cols)
-        return run
+    def im2col_part(bounds, n0, n1, r0, r1):
+        im2col_tile(x, n0, n1, r0, r1, *geometry, views(bounds, n0, n1, r0, r1)[0])
 
-    def col2im_all():
-        for n0, n1, r0, r1 in tiles:
-            col2im_tile(views(n0, n1, r0, r1)[0], n0, n1, r0, r1, *geometry, dx)
+    def gemm_part(kind):
+        def work(bounds, n0, n1, r0, r1):
+            tile_cols, tile_out, tile_dout = views(bounds, n0, n1, r0, r1)
+            if kind == "forward":
+                np.matmul(W_matrix, tile_cols, out=tile_out)
+            elif kind == "weight gradient":
+                np.matmul(tile_cols, tile_dout.T, out=buffers[bounds][2])
+            else:
+                np.matmul(W_matrix.T, tile_dout, out=tile_cols)
+        return work
+
+    def col2im_part(bounds, n0, n1, r0, r1):
+        col2im_tile(views(bounds, n0, n1, r0, r1)[0], n0, n1, r0, r1, *geometry, dx)
 
     def layer():
         conv.forward(x)
         conv.backward(dout)
 
-    flops = 2 * N * F * size * size * K
+    count = sum(len(part) for part in tiles.values())
     label = (f"conv {C}->{F} {kernel}x{kernel}, {N}x{C}x{size}x{size}, "
-             f"{len(tiles)} tiles")
-    yield f"{label}: im2col (once)", im2col_all, None
-    yield f"{label}: GEMM forward", gemm("forward"), flops
-    yield f"{label}: GEMM weight gradient", gemm("weight gradient"), flops
-    yield f"{label}: GEMM column gradient", gemm("column gradient"), flops
-    yield f"{label}: col2im", col2im_all, None
+             f"{len(ranges)} thread(s) x {count // len(ranges)} tiles")
+    yield f"{label}: im2col (once)", over_tiles(im2col_part), None
+    yield f"{label}: GEMM forward", over_tiles(gemm_part("forward")), flops
+    yield (f"{label}: GEMM weight gradient", over_tiles(gemm_part("weight gradient")),
+           flops)
+    yield (f"{label}: GEMM column gradient", over_tiles(gemm_part("column gradient")),
+           flops)
+    yield f"{label}: col2im", over_tiles(col2im_part), None
     yield f"{label}: whole fwd+bwd", layer, 3 * flops
 
 

@@ -225,14 +225,15 @@ def summarise(case, ours_first, reference_first, sides):
 
 
 def set_threads(threads):
-    """Use ``threads`` threads in every BLAS, in nnscratch's batch split and,
-    if imported, in torch.
+    """Use ``threads`` threads in every BLAS, in nnscratch's batch split, in
+    Numba and, if imported, in torch.
 
     As under the ``nnscratch`` command (``nnscratch.runtime.configure``),
     layers split each batch over ``threads`` threads with one BLAS thread
-    each, and Numba's kernels run on one thread: on two cores, two Numba
-    threads beside two OpenBLAS threads made a whole training step slower.
-    ``NUMBA_NUM_THREADS`` in the environment overrides the Numba count.
+    each. Numba's kernels get ``threads`` threads only when libgomp's idle
+    threads sleep (``runtime.quiet_idle_threads``; the suite restarts itself
+    so that they do), and one otherwise. ``NUMBA_NUM_THREADS`` in the
+    environment caps the Numba count.
     """
     import numba
     from threadpoolctl import threadpool_limits
@@ -248,8 +249,12 @@ def set_threads(threads):
 
 def numba_threads(threads):
     """Return the Numba thread count that goes with ``threads`` BLAS threads."""
+    from nnscratch import runtime
+
     explicit = os.environ.get("NUMBA_NUM_THREADS")
-    return min(threads, int(explicit)) if explicit else 1
+    if explicit:
+        return min(threads, int(explicit))
+    return threads if runtime.quiet_idle_threads() else 1
 
 
 def thread_environment(threads):

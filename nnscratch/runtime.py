@@ -80,8 +80,45 @@ def keep_large_blocks(threshold=LARGE_BLOCK_BYTES):
                 and mallopt(_M_TRIM_THRESHOLD, threshold))
 
 
-def prefer_blas_threads():
-    """Run Numba kernels on one thread unless ``NUMBA_NUM_THREADS`` is set.
+def quiet_idle_threads():
+    """Make libgomp's idle worker threads sleep at once instead of spinning.
+
+    Sets ``GOMP_SPINCOUNT=0`` unless the environment already chooses a wait
+    policy. libgomp (the OpenMP runtime behind Numba's parallel loops and
+    PyTorch) reads it once, when it loads, so this works only before the
+    first parallel Numba call or ``numba.set_num_threads``.
+
+    Returns
+    -------
+    bool
+        True when libgomp's idle threads sleep: the setting was made in time,
+        or the environment asked for it.
+    """
+    chosen = "GOMP_SPINCOUNT" in os.environ or "OMP_WAIT_POLICY" in os.environ
+    if not chosen and not _libgomp_loaded():
+        os.environ["GOMP_SPINCOUNT"] = "0"
+    # Once loaded, libgomp runs with the environment it saw then, which is
+    # this one unless the program changed it since.
+    return (os.environ.get("GOMP_SPINCOUNT") == "0"
+            or os.environ.get("OMP_WAIT_POLICY", "").lower() == "passive")
+
+
+def _libgomp_loaded():
+    """Return True when libgomp is mapped into this process (Linux), or when
+    that cannot be read."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            return "libgomp" in maps.read()
+    except OSError:
+        return True
+
+
+def choose_numba_threads():
+    """Give Numba's kernels all threads when idle OpenMP threads sleep, else one.
+
+    ``NUMBA_NUM_THREADS``, when set, is kept. Otherwise, if
+    ``quiet_idle_threads`` is in effect, the kernels use every thread Numba
+    has; if libgomp already loaded with spinning threads, they use one.
 
     Returns
     -------
@@ -90,8 +127,9 @@ def prefer_blas_threads():
     """
     import numba
 
+    quiet = quiet_idle_threads()
     if "NUMBA_NUM_THREADS" not in os.environ:
-        numba.set_num_threads(1)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS if quiet else 1)
     return numba.get_num_threads()
 
 
@@ -240,9 +278,10 @@ def _batch_pool(workers):
 def configure():
     """Apply these settings, as the ``nnscratch`` command does before any work.
 
-    Large blocks stay in the heap, Numba kernels run on one thread, and
-    layers split each batch over as many threads as numpy's BLAS has.
+    Large blocks stay in the heap, idle OpenMP threads sleep and Numba's
+    kernels use every thread, and layers split each batch over as many
+    threads as numpy's BLAS has.
     """
     keep_large_blocks()
-    prefer_blas_threads()
+    choose_numba_threads()
     set_batch_threads(blas_threads())

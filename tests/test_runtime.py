@@ -19,6 +19,16 @@ def restore_numba_threads():
     numba.set_num_threads(previous)
 
 
+@pytest.fixture
+def restore_spin_setting():
+    previous = os.environ.get("GOMP_SPINCOUNT")
+    yield
+    if previous is None:
+        os.environ.pop("GOMP_SPINCOUNT", None)
+    else:
+        os.environ["GOMP_SPINCOUNT"] = previous
+
+
 REALLOCATE = """
 import resource, sys
 import numpy as np
@@ -52,17 +62,47 @@ def test_keep_large_blocks_reuses_freed_pages():
     assert reused < default / 4, (reused, default)
 
 
-def test_one_numba_thread_by_default(monkeypatch, restore_numba_threads):
-    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    assert runtime.prefer_blas_threads() == 1
-    assert numba.get_num_threads() == 1
+NUMBA_THREADS = """
+import os, sys
+import numba
+from nnscratch import runtime
+if sys.argv[1] == "late":
+    numba.get_num_threads()  # loads libgomp before the setting can be made
+print(runtime.choose_numba_threads(), numba.config.NUMBA_NUM_THREADS,
+      os.environ.get("GOMP_SPINCOUNT", "unset"))
+"""
 
 
-def test_explicit_numba_thread_count_kept(monkeypatch, restore_numba_threads):
-    monkeypatch.setenv("NUMBA_NUM_THREADS", str(numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    assert runtime.prefer_blas_threads() == numba.config.NUMBA_NUM_THREADS
+def numba_threads_chosen(when, **environment):
+    """Return (threads chosen, Numba's maximum, GOMP_SPINCOUNT) in a fresh process."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "NUMBA_NUM_THREADS")}
+    env.update(environment)
+    result = subprocess.run([sys.executable, "-c", NUMBA_THREADS, when], env=env,
+                            capture_output=True, text=True, check=True)
+    chosen, maximum, spin = result.stdout.split()
+    return int(chosen), int(maximum), spin
+
+
+@pytest.mark.skipif(numba.threading_layer() != "omp",
+                    reason="the setting is for libgomp, Numba's OpenMP layer")
+def test_numba_gets_every_thread_once_idle_threads_sleep():
+    chosen, maximum, spin = numba_threads_chosen("early")
+    assert (chosen, spin) == (maximum, "0")
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="reads /proc/self/maps")
+def test_one_numba_thread_when_libgomp_loaded_spinning():
+    chosen, _, spin = numba_threads_chosen("late")
+    assert (chosen, spin) == (1, "unset")
+
+
+def test_explicit_wait_policy_and_thread_count_kept():
+    chosen, maximum, spin = numba_threads_chosen("early", GOMP_SPINCOUNT="1000",
+                                                 NUMBA_NUM_THREADS="1")
+    assert (chosen, spin) == (1, "1000")
+    chosen, maximum, spin = numba_threads_chosen("late", OMP_WAIT_POLICY="passive")
+    assert chosen == maximum
 
 
 def test_cli_applies_the_settings(monkeypatch):
@@ -95,7 +135,7 @@ def test_conv_tiles_grow_with_blas_threads(monkeypatch):
     monkeypatch.setattr(runtime, "blas_threads", lambda: 2)
     assert conv.tile_budget(2**20) == 2**20 * conv.MULTITHREAD_TILE_FACTOR
     # A batch split over threads multiplies on one BLAS thread each.
-    assert conv.tile_budget(2**20, blas_threads=1) == 2**20
+    assert conv.tile_budget(2**20, split=True) == 2**20 * conv.SPLIT_TILE_FACTOR
 
 
 @pytest.fixture
@@ -169,7 +209,8 @@ def test_map_batch_runs_gemms_on_one_blas_thread_and_restores_the_count():
 
 def test_configure_splits_batches_over_the_blas_threads(monkeypatch,
                                                          restore_numba_threads,
-                                                         restore_batch_threads):
+                                                         restore_batch_threads,
+                                                         restore_spin_setting):
     monkeypatch.setattr(runtime, "blas_threads", lambda: 3)
     runtime.configure()
     assert runtime.batch_threads() == 3
