@@ -2,7 +2,7 @@
 
 The library never changes these by itself: the ``nnscratch`` command applies
 them when it starts (``configure``), and a script may call the functions
-below. Both change the whole process, so they belong to the program, not to
+below. They change the whole process, so they belong to the program, not to
 a layer.
 
 Large fresh arrays
@@ -20,14 +20,29 @@ Large fresh arrays
     short commands such as ``detect`` and ``evaluate``.
 
 Threads
-    Numba's parallel loops (OpenMP threading layer) and OpenBLAS each keep
-    their worker threads spinning for a while after a parallel region, so on
-    two cores the two pools take turns stealing each other's core. One
-    detector training step (batch 32, 2-core AMD EPYC VM, otherwise idle)
-    took 289-446 ms (median 312, three runs) with one Numba thread and two
-    OpenBLAS threads. With two of each it took 444-503 ms, and with one of
-    each 353-393 ms. ``prefer_blas_threads`` keeps the GEMMs parallel and runs
-    the Numba kernels on one thread, unless ``NUMBA_NUM_THREADS`` is set.
+    On two cores, three kinds of threads compete: OpenBLAS's GEMM threads,
+    Numba's parallel loops (OpenMP threading layer, libgomp) and, in this
+    library, the batch split. ``configure`` arranges them so that they take
+    turns instead of stealing each other's core:
+
+    - ``set_batch_threads``: a convolution splits its batch into one range
+      of samples per thread (``batch_ranges``), and ``map_batch`` runs the
+      ranges at once, each GEMM on one BLAS thread (``one_blas_thread``).
+      im2col and col2im then run on every core, not only the GEMMs.
+      Forward+backward of the 16->32 5x5 layer on 32 x 16 x 112 x 112 took
+      301 ms with two BLAS threads and 234 ms split over two threads (idle
+      2-core AMD EPYC Zen 4 VM, ``python -m benchmarks layers --threads 2``).
+    - ``quiet_idle_threads``: libgomp's idle threads spin for a while after
+      each parallel loop and take the core from the batch split's other
+      thread; ``GOMP_SPINCOUNT=0`` puts them to sleep at once.
+      ``choose_numba_threads`` then gives Numba every thread. In two runs of
+      ``python -m benchmarks train --threads 2`` a YOLO training step took
+      218 and 206 ms with Numba on one thread and 183 and 167 ms with Numba
+      on two (PyTorch: 215, 198, 182 and 177 ms in the same rounds).
+
+    All of this changes process-wide state, so it is the program's choice:
+    library code run without ``configure`` keeps one range per batch and
+    whatever thread counts the environment gives.
 """
 
 import concurrent.futures
@@ -54,6 +69,12 @@ _batch_threads = 1
 _pool = None
 _pool_size = 0
 _pool_lock = threading.Lock()
+_in_pool = threading.local()
+
+# How many ``one_blas_thread`` blocks are open, and the count to restore.
+_one_thread_depth = 0
+_blas_threads_before = 1
+_blas_lock = threading.Lock()
 
 
 def keep_large_blocks(threshold=LARGE_BLOCK_BYTES):
@@ -176,21 +197,29 @@ def one_blas_thread():
     """Run numpy's GEMMs on the calling thread inside the block.
 
     OpenBLAS then computes each product on the thread that asks for it, so
-    several Python threads can multiply at once, one core each. The previous
-    thread count comes back on exit. Changes nothing when numpy's BLAS is not
-    its bundled OpenBLAS.
+    several Python threads can multiply at once, one core each. The thread
+    count is process-wide: blocks entered from several threads at once share
+    one setting, and the previous count comes back when the last of them
+    exits. Changes nothing when numpy's BLAS is not its bundled OpenBLAS.
     """
+    global _one_thread_depth, _blas_threads_before
     functions = _openblas_thread_functions()
     if functions is None:
         yield
         return
     get_threads, set_threads = functions
-    previous = get_threads()
-    set_threads(1)
+    with _blas_lock:
+        if _one_thread_depth == 0:
+            _blas_threads_before = get_threads()
+            set_threads(1)
+        _one_thread_depth += 1
     try:
         yield
     finally:
-        set_threads(previous)
+        with _blas_lock:
+            _one_thread_depth -= 1
+            if _one_thread_depth == 0:
+                set_threads(_blas_threads_before)
 
 
 def set_batch_threads(count):
@@ -221,7 +250,7 @@ def batch_ranges(N, work_per_sample=None):
     N : int
         Batch size.
     work_per_sample : int, optional
-        FLOPs (or bytes) of one sample. When the whole batch has fewer than
+        FLOPs of one sample. When the whole batch has fewer than
         ``MIN_SPLIT_WORK`` per thread, the batch stays in one range: waking a
         thread costs more than it saves.
 
@@ -249,15 +278,27 @@ def map_batch(function, ranges):
     pool, all with one BLAS thread each (``one_blas_thread``). ``function``
     must touch only its own samples of any shared output. Every call
     finishes before this returns, and the first exception is raised again.
+    Called from inside ``function``, it runs the ranges one after another,
+    because the pool's threads are busy with the outer call.
     """
-    if len(ranges) == 1:
-        return [function(*ranges[0])]
+    if len(ranges) == 1 or getattr(_in_pool, "active", False):
+        return [function(*bounds) for bounds in ranges]
     pool = _batch_pool(len(ranges) - 1)
+
+    def pool_task(n0, n1):
+        _in_pool.active = True
+        try:
+            return function(n0, n1)
+        finally:
+            _in_pool.active = False
+
     with one_blas_thread():
-        futures = [pool.submit(function, *bounds) for bounds in ranges[1:]]
+        futures = [pool.submit(pool_task, *bounds) for bounds in ranges[1:]]
+        _in_pool.active = True
         try:
             first = function(*ranges[0])
         finally:
+            _in_pool.active = False
             concurrent.futures.wait(futures)
     return [first] + [future.result() for future in futures]
 

@@ -162,7 +162,8 @@ def test_batch_ranges_cover_the_batch_evenly(restore_batch_threads, N, threads):
     runtime.set_batch_threads(threads)
     ranges = runtime.batch_ranges(N)
     assert len(ranges) == min(N, threads)
-    assert ranges[0][0] == 0 and ranges[-1][1] == N
+    assert ranges[0][0] == 0
+    assert ranges[-1][1] == N
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
     sizes = [n1 - n0 for n0, n1 in ranges]
     assert max(sizes) - min(sizes) <= 1
@@ -197,7 +198,7 @@ def test_map_batch_waits_for_every_range_before_raising():
 
 
 @needs_openblas
-def test_map_batch_runs_gemms_on_one_blas_thread_and_restores_the_count():
+def test_map_batch_gemms_use_one_blas_thread():
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(2, user_api="blas"):
@@ -214,3 +215,36 @@ def test_configure_splits_batches_over_the_blas_threads(monkeypatch,
     monkeypatch.setattr(runtime, "blas_threads", lambda: 3)
     runtime.configure()
     assert runtime.batch_threads() == 3
+
+
+def test_nested_map_batch_runs_in_turn():
+    def outer(n0, n1):
+        return runtime.map_batch(lambda a, b: (a, b), [(n0, n0 + 1), (n0 + 1, n1)])
+
+    assert runtime.map_batch(outer, [(0, 2), (2, 4)]) == [
+        [(0, 1), (1, 2)], [(2, 3), (3, 4)]]
+
+
+@needs_openblas
+def test_concurrent_splits_restore_the_blas_thread_count():
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    def busy(n0, n1):
+        time.sleep(0.001)
+        return runtime.blas_threads()
+
+    def caller(seen):
+        for _ in range(50):
+            seen.extend(runtime.map_batch(busy, [(0, 1), (1, 2)]))
+
+    with threadpool_limits(2, user_api="blas"):
+        seen = [[], []]
+        callers = [threading.Thread(target=caller, args=(part,)) for part in seen]
+        for thread in callers:
+            thread.start()
+        for thread in callers:
+            thread.join()
+        assert set(seen[0] + seen[1]) == {1}
+        assert runtime.blas_threads() == 2

@@ -11,16 +11,25 @@ Backward, with ``dout`` cut into the same tiles::
     dW    += dout[tile] @ cols.T          # (F, C*KH*KW)
     dcols  = W.T @ dout[tile]             # (C*KH*KW, T)
     dx    += col2im(dcols, tile)          # (N, C, H, W)
-    db     = dout.sum over positions      # (F,)
+    db     = dout.sum over samples and positions   # (F,)
 
 Tiles are sized so that their column matrix stays within
-``Conv2d.max_cols_bytes`` (1 MiB by default, 4 MiB with more than one BLAS
-thread, see ``tile_budget``). A column matrix of 1 MiB stays
-in the CPU cache between being written by im2col and read by the GEMM: on an
-AMD EPYC Zen 4 core, the GEMM of the course's first layer ran at 65 GFLOP/s
-on 8-row tiles and at 13 GFLOP/s on the whole batch's 459 MiB column matrix.
+``Conv2d.max_cols_bytes`` (1 MiB by default; 4 MiB with more than one BLAS
+thread and 2 MiB when the batch is split over threads, see ``tile_budget``).
+A column matrix of 1 MiB stays in the CPU cache between being written by
+im2col and read by the GEMM: on an AMD EPYC Zen 4 core, the GEMM of the
+course's first layer ran at 65 GFLOP/s on 8-row tiles and at 13 GFLOP/s on
+the whole batch's 459 MiB column matrix.
 Backward rebuilds each tile's columns instead of keeping them from forward,
 which costs one more im2col (a tenth of the GEMM time) and no memory.
+
+With ``nnscratch.runtime.set_batch_threads(n)`` (the ``nnscratch`` command
+sets it to the BLAS thread count), forward and backward cut the batch into
+``n`` ranges of whole samples and run them at once, each range with its own
+tile buffer and its GEMMs on one BLAS thread. Ranges write disjoint samples
+of ``out`` and ``dx``, so they need no locks. Each returns its own weight and
+bias gradients, and these are added in range order. A layer with less than
+``runtime.MIN_SPLIT_WORK`` FLOPs per thread keeps its batch whole.
 
 A kernel that covers the whole unpadded input (a fully connected layer run
 as a convolution) skips im2col: its columns are the flattened samples.
@@ -53,10 +62,11 @@ MULTITHREAD_TILE_FACTOR = 4
 
 # A batch split over threads (``runtime.map_batch``) runs each GEMM on one
 # BLAS thread, but its threads take turns at the interpreter lock for every
-# tile's Python steps, so fewer, larger tiles pay. Same VM, two threads,
-# the two layers above interleaved in one process: 162/157 ms and 304/270 ms
-# with 1 MiB tiles, 143/141 ms and 263/243 ms with 2 MiB, 142 and 274 ms with
-# 4 MiB, 196 and 314 ms with 8 MiB.
+# tile's Python steps, so fewer, larger tiles pay. On the same VM with two
+# threads, forward+backward of the two layers above took 162/157 ms and
+# 304/270 ms with 1 MiB tiles (two runs, sizes interleaved in one process).
+# With 2 MiB they took 143/141 ms and 263/243 ms; with 4 MiB, 142 and 274 ms;
+# with 8 MiB, 196 and 314 ms.
 SPLIT_TILE_FACTOR = 2
 
 
