@@ -4,12 +4,17 @@ import os
 import sys
 import time
 
-from nnscratch.cli import output_file, positive_int
+from nnscratch.cli import output_file, positive_int, whole_number_at_least
 
 BENCHMARKS = ("patches", "digits")
 
 DEFAULT_OUT = os.path.join("runs", "siamese")
 DEFAULT_WEIGHTS = os.path.join(DEFAULT_OUT, "siamese.npz")
+
+# The network the command trains has two 2x2 max pools, so an image side
+# must be at least 2**2 pixels. Kept here, not read from the model module,
+# so that parsing the command line does not import Numba.
+MIN_IMAGE_SIZE = 4
 
 
 def register(subparsers):
@@ -58,7 +63,8 @@ def register(subparsers):
                        help="images per identity in a batch, K (default: 4/16/16)")
     train.add_argument("--lr", type=float, default=None,
                        help="Adam's initial learning rate (default: 0.002)")
-    train.add_argument("--image-size", type=int, default=28,
+    train.add_argument("--image-size", type=whole_number_at_least(MIN_IMAGE_SIZE),
+                       default=28,
                        help="input height and width in pixels for --data/--csv "
                             "images (default: 28)")
     train.add_argument("--channels", type=int, choices=(1, 3), default=1,

@@ -114,6 +114,8 @@ def train_detector(out_dir, data=None, epochs=None, batch_size=None, lr=None,
         "training": {**settings, "data": "embedded" if data is None else os.fspath(data),
                      "recipe_version": RECIPE_VERSION},
     }
+    if resume is not None:
+        check_resume_matches(resume, metadata["detector"])
     trainer = Trainer(
         model, partial(yolo_loss, anchors=anchors, ignore_iou=settings["ignore_iou"]),
         optimizer,
@@ -124,3 +126,40 @@ def train_detector(out_dir, data=None, epochs=None, batch_size=None, lr=None,
         metadata=metadata,
     )
     return trainer.fit(resume=resume)
+
+
+# The settings that give a detector checkpoint's weights their meaning, each
+# with the command-line option that sets it.
+_RESUME_SETTINGS = (("image_size", "--image-size"), ("grid_stride", "--grid-stride"),
+                    ("class_names", "--data"))
+
+
+def check_resume_matches(path, detector_metadata):
+    """Raise ValueError unless the checkpoint at ``path`` was trained on the same
+    input size, grid and classes, with the same anchors.
+
+    The network is fully convolutional, so its weights load at any input size.
+    Its anchors, though, are in grid cells of the size it was trained on, and
+    its outputs follow that training's classes.
+    """
+    from nnscratch.checkpoint import load_checkpoint
+
+    _, metadata = load_checkpoint(path)
+    saved = metadata.get("detector")
+    if saved is None:
+        return  # not a detector checkpoint: Trainer.load reports the mismatch
+    for key, option in _RESUME_SETTINGS:
+        if saved.get(key) != detector_metadata[key]:
+            raise ValueError(
+                f"checkpoint {os.fspath(path)!r} was trained with {key} "
+                f"{saved.get(key)!r}, but this run has {detector_metadata[key]!r}; "
+                f"resume with the same {option}, or train into a new --out folder"
+            )
+    saved_anchors = np.asarray(saved.get("anchors", []), dtype=float)
+    anchors = np.asarray(detector_metadata["anchors"], dtype=float)
+    if saved_anchors.shape != anchors.shape or not np.allclose(saved_anchors, anchors):
+        raise ValueError(
+            f"checkpoint {os.fspath(path)!r} was trained with other anchors "
+            f"({saved.get('anchors')}); resume with the same --data, --train-size, "
+            "--anchors and --seed, or train into a new --out folder"
+        )

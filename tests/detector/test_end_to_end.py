@@ -14,6 +14,7 @@ from nnscratch.detector.draw import PALETTE, pixel_rectangle
 from nnscratch.detector.model import build_detector
 from nnscratch.detector.pipeline import DetectionBatches, choose_anchors
 from nnscratch.detector.predict import Detector
+from nnscratch.detector.train import check_resume_matches
 from nnscratch.trainer import Trainer
 from nnscratch.zoo import model_spec
 
@@ -144,3 +145,46 @@ def test_grid_stride_sets_pools_and_grid(stride, pools):
 def test_unknown_grid_stride_is_rejected():
     with pytest.raises(ValueError, match="grid_stride"):
         build_detector(num_classes=2, num_anchors=3, grid_stride=4)
+
+
+def detector_metadata(checkpoint):
+    """Return the ``detector`` section of a checkpoint's metadata."""
+    from nnscratch.checkpoint import load_checkpoint
+
+    return load_checkpoint(checkpoint)[1]["detector"]
+
+
+def test_resume_check_accepts_the_same_settings(trained):
+    out, _ = trained
+    check_resume_matches(out / "last.npz", detector_metadata(out / "last.npz"))
+
+
+@pytest.mark.parametrize("key, value, option", [
+    ("image_size", 2 * SIZE, "--image-size"),
+    ("grid_stride", 16, "--grid-stride"),
+    ("class_names", ["square", "circle"], "--data"),
+])
+def test_resume_check_names_the_changed_setting(trained, key, value, option):
+    out, _ = trained
+    metadata = {**detector_metadata(out / "last.npz"), key: value}
+    with pytest.raises(ValueError, match=f"trained with {key} .*same {option}"):
+        check_resume_matches(out / "last.npz", metadata)
+
+
+@pytest.mark.parametrize("anchors", [[[1.0, 1.0]], [[2.0, 3.0], [1.0, 1.0]]])
+def test_resume_check_rejects_other_anchors(trained, anchors):
+    out, _ = trained
+    metadata = {**detector_metadata(out / "last.npz"), "anchors": anchors}
+    with pytest.raises(ValueError, match="other anchors"):
+        check_resume_matches(out / "last.npz", metadata)
+
+
+def test_resume_with_another_image_size_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["train", "detector", "--train-size", "16", "--out", str(out)]
+    assert main([*common, "--epochs", "1", "--image-size", "64"]) == 0
+    capsys.readouterr()
+    assert main([*common, "--epochs", "2", "--image-size", "96", "--resume"]) == 2
+    error = capsys.readouterr().err
+    assert "image_size 64, but this run has 96" in error
+    assert "--image-size" in error

@@ -243,3 +243,21 @@ def test_default_benchmark_meets_targets(benchmark, tmp_path):
     assert result["benchmark"] == benchmark
     assert result["auc"] >= 0.95
     assert result["one_shot_accuracy"] >= 0.90
+
+
+def test_image_size_below_pools_rejected(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["siamese", "train", "--data", str(tmp_path), "--image-size", "3"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "--image-size" in error
+    assert "must be at least 4, got 3" in error
+
+
+def test_image_size_minimum_matches_the_network_pools():
+    from nnscratch.cli.siamese import MIN_IMAGE_SIZE
+    from nnscratch.siamese.model import build_siamese_network
+
+    build_siamese_network(image_size=MIN_IMAGE_SIZE)
+    with pytest.raises(ValueError, match="too small"):
+        build_siamese_network(image_size=MIN_IMAGE_SIZE - 1)
