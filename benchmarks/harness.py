@@ -231,8 +231,8 @@ def set_threads(threads):
     As under the ``nnscratch`` command (``nnscratch.runtime.configure``),
     layers split each batch over ``threads`` threads with one BLAS thread
     each. Numba's kernels get ``threads`` threads only when libgomp's idle
-    threads sleep (``runtime.quiet_idle_threads``; the suite restarts itself
-    so that they do), and one otherwise. ``NUMBA_NUM_THREADS`` in the
+    threads sleep (``runtime.numba_threads_sleep_when_idle``; the suite
+    restarts itself so that they do), and one otherwise. ``NUMBA_NUM_THREADS`` in the
     environment caps the Numba count.
     """
     import numba
@@ -251,10 +251,14 @@ def numba_threads(threads):
     """Return the Numba thread count that goes with ``threads`` BLAS threads."""
     from nnscratch import runtime
 
+    import numba
+
     explicit = os.environ.get("NUMBA_NUM_THREADS")
     if explicit:
         return min(threads, int(explicit))
-    return threads if runtime.quiet_idle_threads() else 1
+    if not runtime.numba_threads_sleep_when_idle():
+        return 1
+    return min(threads, numba.config.NUMBA_NUM_THREADS)
 
 
 def thread_environment(threads):

@@ -51,6 +51,7 @@ import ctypes
 import ctypes.util
 import functools
 import glob
+import numbers
 import os
 import threading
 
@@ -134,12 +135,28 @@ def _libgomp_loaded():
         return True
 
 
+def numba_threads_sleep_when_idle():
+    """Return True when Numba's parallel loops run on libgomp with idle
+    threads that sleep (``quiet_idle_threads``).
+
+    Starts Numba's threading layer if it has not started, which loads
+    libgomp, so ``quiet_idle_threads`` runs first. Other layers (TBB,
+    workqueue) return False: how their idle threads behave beside OpenBLAS
+    was not measured.
+    """
+    import numba
+
+    quiet = quiet_idle_threads()
+    numba.get_num_threads()  # starts the threading layer
+    return quiet and numba.threading_layer() == "omp"
+
+
 def choose_numba_threads():
     """Give Numba's kernels all threads when idle OpenMP threads sleep, else one.
 
-    ``NUMBA_NUM_THREADS``, when set, is kept. Otherwise, if
-    ``quiet_idle_threads`` is in effect, the kernels use every thread Numba
-    has; if libgomp already loaded with spinning threads, they use one.
+    ``NUMBA_NUM_THREADS``, when set, is kept. Otherwise the kernels use every
+    thread Numba has if ``numba_threads_sleep_when_idle`` holds, and one if
+    not (another threading layer, or libgomp loaded with spinning threads).
 
     Returns
     -------
@@ -148,9 +165,9 @@ def choose_numba_threads():
     """
     import numba
 
-    quiet = quiet_idle_threads()
     if "NUMBA_NUM_THREADS" not in os.environ:
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS if quiet else 1)
+        all_threads = numba_threads_sleep_when_idle()
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS if all_threads else 1)
     return numba.get_num_threads()
 
 
@@ -196,11 +213,14 @@ def blas_threads():
 def one_blas_thread():
     """Run numpy's GEMMs on the calling thread inside the block.
 
-    OpenBLAS then computes each product on the thread that asks for it, so
+    OpenBLAS then computes each product on the thread that calls it, so
     several Python threads can multiply at once, one core each. The thread
     count is process-wide: blocks entered from several threads at once share
     one setting, and the previous count comes back when the last of them
-    exits. Changes nothing when numpy's BLAS is not its bundled OpenBLAS.
+    exits. Meanwhile every other GEMM of the process runs on one thread too,
+    and a convolution that does not split picks its tile size for one thread
+    (``tile_budget``), so its result rounds as it would with one. Changes
+    nothing when numpy's BLAS is not its bundled OpenBLAS.
     """
     global _one_thread_depth, _blas_threads_before
     functions = _openblas_thread_functions()
@@ -231,9 +251,9 @@ def set_batch_threads(count):
         The previous count.
     """
     global _batch_threads
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
         raise ValueError(f"batch threads must be an int >= 1, got {count!r}")
-    previous, _batch_threads = _batch_threads, count
+    previous, _batch_threads = _batch_threads, int(count)
     return previous
 
 
@@ -250,9 +270,9 @@ def batch_ranges(N, work_per_sample=None):
     N : int
         Batch size.
     work_per_sample : int, optional
-        FLOPs of one sample. When the whole batch has fewer than
-        ``MIN_SPLIT_WORK`` per thread, the batch stays in one range: waking a
-        thread costs more than it saves.
+        FLOPs of one sample. The batch is cut into fewer ranges when needed
+        so that each gets at least ``MIN_SPLIT_WORK``, and stays whole when
+        it has less than twice that: waking a thread costs more than it saves.
 
     Returns
     -------
@@ -265,7 +285,7 @@ def batch_ranges(N, work_per_sample=None):
         # oversubscribe the cores.
         parts = 1
     if work_per_sample is not None and MIN_SPLIT_WORK > 0:
-        parts = min(parts, max(1, N * work_per_sample // MIN_SPLIT_WORK))
+        parts = min(parts, N * work_per_sample // MIN_SPLIT_WORK)
     parts = max(1, parts)
     bounds = [N * part // parts for part in range(parts + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
@@ -277,13 +297,13 @@ def map_batch(function, ranges):
     The first range runs on the calling thread and the others on the batch
     pool, all with one BLAS thread each (``one_blas_thread``). ``function``
     must touch only its own samples of any shared output. Every call
-    finishes before this returns, and the first exception is raised again.
+    finishes before this returns, even when an exception or Ctrl-C stops
+    the calling thread's range, and the first exception is raised again.
     Called from inside ``function``, it runs the ranges one after another,
     because the pool's threads are busy with the outer call.
     """
-    if len(ranges) == 1 or getattr(_in_pool, "active", False):
+    if len(ranges) <= 1 or getattr(_in_pool, "active", False):
         return [function(*bounds) for bounds in ranges]
-    pool = _batch_pool(len(ranges) - 1)
 
     def pool_task(n0, n1):
         _in_pool.active = True
@@ -293,27 +313,66 @@ def map_batch(function, ranges):
             _in_pool.active = False
 
     with one_blas_thread():
-        futures = [pool.submit(pool_task, *bounds) for bounds in ranges[1:]]
+        futures = []
         _in_pool.active = True
         try:
+            with _pool_lock:
+                # Submitted under the lock, so that no other caller can
+                # replace the pool between choosing it and submitting.
+                pool = _batch_pool(len(ranges) - 1)
+                for bounds in ranges[1:]:
+                    futures.append(pool.submit(pool_task, *bounds))
             first = function(*ranges[0])
         finally:
             _in_pool.active = False
-            concurrent.futures.wait(futures)
+            _wait_for_all(futures)
     return [first] + [future.result() for future in futures]
 
 
+def _wait_for_all(futures):
+    """Wait until every future is done, through any Ctrl-C; then raise the
+    KeyboardInterrupt if one came."""
+    interrupted = False
+    while True:
+        try:
+            concurrent.futures.wait(futures)
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
+
+
 def _batch_pool(workers):
-    """Return a pool of at least ``workers`` threads, kept for the process."""
+    """Return a pool of at least ``workers`` threads, kept for the process.
+
+    Call with ``_pool_lock`` held. A pool too small for the request is
+    replaced; its threads finish what was submitted to them, then exit.
+    """
     global _pool, _pool_size
-    with _pool_lock:
-        if _pool is None or _pool_size < workers:
-            if _pool is not None:
-                _pool.shutdown(wait=True)
-            _pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix="nnscratch-batch")
-            _pool_size = workers
-        return _pool
+    if _pool is None or _pool_size < workers:
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="nnscratch-batch")
+        _pool_size = workers
+    return _pool
+
+
+def _forget_pool_after_fork():
+    """In a forked child, drop the parent's pool and locks: the child has
+    none of the parent's threads, so the pool would wait for them forever."""
+    global _pool, _pool_size, _pool_lock, _blas_lock, _one_thread_depth
+    _pool, _pool_size = None, 0
+    _pool_lock, _blas_lock = threading.Lock(), threading.Lock()
+    if _one_thread_depth:
+        # Forked inside a split: give the child the thread count from before.
+        _openblas_thread_functions()[1](_blas_threads_before)
+        _one_thread_depth = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def configure():

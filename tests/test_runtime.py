@@ -248,3 +248,101 @@ def test_concurrent_splits_restore_the_blas_thread_count():
             thread.join()
         assert set(seen[0] + seen[1]) == {1}
         assert runtime.blas_threads() == 2
+
+
+def test_map_batch_of_no_ranges_is_empty():
+    assert runtime.map_batch(lambda n0, n1: n0, []) == []
+
+
+def test_set_batch_threads_takes_numpy_integers(restore_batch_threads):
+    import numpy as np
+
+    runtime.set_batch_threads(np.int64(2))
+    assert runtime.batch_threads() == 2
+
+
+def test_harness_numba_threads_within_numba_maximum(monkeypatch):
+    from benchmarks.harness import numba_threads
+
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    assert 1 <= numba_threads(4 * numba.config.NUMBA_NUM_THREADS) <= (
+        numba.config.NUMBA_NUM_THREADS)
+
+
+FORKED_SPLIT = """
+import os, signal, sys
+from nnscratch import runtime
+runtime.set_batch_threads(2)
+assert runtime.map_batch(lambda n0, n1: n1 - n0, [(0, 1), (1, 3)]) == [1, 2]
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)  # a hung child dies instead of hanging the test
+    ok = runtime.map_batch(lambda n0, n1: n1 - n0, [(0, 1), (1, 3)]) == [1, 2]
+    os._exit(0 if ok else 1)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_splits_with_a_new_pool():
+    result = subprocess.run([sys.executable, "-c", FORKED_SPLIT], capture_output=True,
+                            text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "0", result.stderr
+
+
+def test_concurrent_callers_survive_pool_growth(restore_batch_threads):
+    import threading
+
+    runtime.set_batch_threads(4)
+    errors = []
+
+    def caller(range_count):
+        try:
+            ranges = [(i, i + 1) for i in range(range_count)]
+            assert runtime.map_batch(lambda n0, n1: n0, ranges) == list(
+                range(range_count))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(200):
+            with runtime._pool_lock:
+                runtime._pool, runtime._pool_size = None, 0
+            callers = [threading.Thread(target=caller, args=(count,))
+                       for count in (2, 4)]
+            for thread in callers:
+                thread.start()
+            for thread in callers:
+                thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+
+
+SECOND_CTRL_C = """
+import os, signal, threading, time
+from nnscratch import runtime
+done = []
+
+def work(n0, n1):
+    if n0 == 0:
+        # A second Ctrl-C while map_batch waits for the pool's range.
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        raise KeyboardInterrupt
+    time.sleep(0.5)
+    done.append(n0)
+
+try:
+    runtime.map_batch(work, [(0, 1), (1, 2)])
+except KeyboardInterrupt:
+    print(done)
+"""
+
+
+def test_ctrl_c_waits_for_the_pool_ranges():
+    result = subprocess.run([sys.executable, "-c", SECOND_CTRL_C], capture_output=True,
+                            text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "[1]", result.stderr

@@ -28,8 +28,9 @@ sets it to the BLAS thread count), forward and backward cut the batch into
 ``n`` ranges of whole samples and run them at once, each range with its own
 tile buffer and its GEMMs on one BLAS thread. Ranges write disjoint samples
 of ``out`` and ``dx``, so they need no locks. Each returns its own weight and
-bias gradients, and these are added in range order. A layer with less than
-``runtime.MIN_SPLIT_WORK`` FLOPs per thread keeps its batch whole.
+bias gradients, and these are added in range order. A small layer is cut
+into fewer ranges, so that each has at least ``runtime.MIN_SPLIT_WORK``
+FLOPs.
 
 A kernel that covers the whole unpadded input (a fully connected layer run
 as a convolution) skips im2col: its columns are the flattened samples.
