@@ -165,10 +165,19 @@ def choose_numba_threads():
     """
     import numba
 
-    if "NUMBA_NUM_THREADS" not in os.environ:
-        all_threads = numba_threads_sleep_when_idle()
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS if all_threads else 1)
-    return numba.get_num_threads()
+    try:
+        if "NUMBA_NUM_THREADS" not in os.environ:
+            all_threads = numba_threads_sleep_when_idle()
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS if all_threads else 1)
+        return numba.get_num_threads()
+    except ValueError as error:
+        # Numba's message spans several lines; the first names the failure.
+        layer = os.environ.get("NUMBA_THREADING_LAYER", "default")
+        raise ValueError(
+            f"Numba could not start its threading layer "
+            f"(NUMBA_THREADING_LAYER={layer}): {str(error).splitlines()[0]} "
+            "Unset NUMBA_THREADING_LAYER, or install the layer it names"
+        ) from error
 
 
 @functools.lru_cache(maxsize=1)

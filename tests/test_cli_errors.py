@@ -42,13 +42,33 @@ def test_checkpoint_of_another_model_names_it(tmp_path, capsys):
     assert "not a detector checkpoint (it contains the model 'faces')" in err
 
 
-def test_file_as_folder_is_one_line_error(tmp_path, capsys):
-    blocker = tmp_path / "export"
-    blocker.write_text("a file, not a folder")
-    status = main(["dataset", "export", str(blocker)])
+def test_os_error_at_run_time_is_one_line(tmp_path, monkeypatch, capsys):
+    from nnscratch.cli import dataset
+
+    def export_into_a_file(args):
+        raise NotADirectoryError(20, "Not a directory", str(tmp_path / "export"))
+
+    # Parsing already rejects a file given as the folder; a path that turns
+    # into one while the command runs still gets one line.
+    monkeypatch.setattr(dataset, "run", export_into_a_file)
+    status = main(["dataset", "export", str(tmp_path / "export")])
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("nnscratch dataset export: Not a directory")
+    assert "Traceback" not in err
+
+
+def test_configure_error_is_one_line(monkeypatch, capsys):
+    from nnscratch import runtime
+
+    def fail():
+        raise ValueError("Numba could not start its threading layer")
+
+    monkeypatch.setattr(runtime, "configure", fail)
+    status = main(["dataset", "export", "/nonexistent/folder"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "could not start its threading layer" in err
     assert "Traceback" not in err
 
 
@@ -85,6 +105,12 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
     (["faces", "-o", "{folder}"], "folder"),
     (["style", "-o", "{folder}"], "folder"),
     (["evaluate", "--json", "{file}/inside.json"], "under"),
+    (["dataset", "export", "{file}"], "file"),
+    (["siamese", "train", "--out", "{file}"], "file"),
+    (["visualize", "weights.npz", "-o", "{file}"], "file"),
+    (["dataset", "export", ""], "empty"),
+    (["detect", "--out", ""], "empty"),
+    (["style", "-o", ""], "empty"),
 ])
 def test_bad_output_paths_fail_at_parsing(argv, kind, tmp_path, capsys):
     # Each command would train or run a network first; these fail at parsing.
@@ -99,7 +125,8 @@ def test_bad_output_paths_fail_at_parsing(argv, kind, tmp_path, capsys):
     assert stop.value.code == 2
     expected = {"file": "is a file, not a folder",
                 "folder": "is a folder, but a file ending in",
-                "under": "is a file, so"}[kind]
+                "under": "is a file, so",
+                "empty": "an empty path; name a"}[kind]
     assert expected in err
 
 

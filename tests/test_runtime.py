@@ -1,5 +1,6 @@
 """Process-wide settings of the nnscratch command: allocator and threads."""
 
+import importlib.util
 import os
 import platform
 import subprocess
@@ -346,3 +347,25 @@ def test_ctrl_c_waits_for_the_pool_ranges():
     result = subprocess.run([sys.executable, "-c", SECOND_CTRL_C], capture_output=True,
                             text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[1]", result.stderr
+
+
+MISSING_LAYER = """
+from nnscratch import runtime
+try:
+    runtime.choose_numba_threads()
+except ValueError as error:
+    print(error)
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tbb") is not None,
+                    reason="TBB is installed, so its layer starts")
+def test_missing_threading_layer_names_the_variable():
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "tbb"}
+    env.pop("NUMBA_NUM_THREADS", None)
+    result = subprocess.run([sys.executable, "-c", MISSING_LAYER], env=env,
+                            capture_output=True, text=True, check=True, timeout=60)
+    message = result.stdout.strip()
+    assert message.startswith("Numba could not start its threading layer "
+                              "(NUMBA_THREADING_LAYER=tbb)")
+    assert "\n" not in message

@@ -51,8 +51,8 @@ def main(argv=None):
                         format="%(levelname)s %(name)s: %(message)s")
     from nnscratch import runtime
 
-    runtime.configure()
     try:
+        runtime.configure()
         return args.handler(args) or 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -137,6 +137,9 @@ def output_folder(text):
 
     It may not exist yet (the command makes it), but it must not be a file.
     """
+    if not text:
+        raise argparse.ArgumentTypeError(
+            "an empty path; name a folder (use . for the current one)")
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
     _check_can_create(text)
@@ -150,6 +153,9 @@ def output_file(*suffixes):
     folder must exist or be creatable, and its extension must be allowed.
     """
     def parse(text):
+        if not text:
+            raise argparse.ArgumentTypeError(
+                f"an empty path; name a file ending in {suffixes[0]}")
         if os.path.isdir(text):
             raise argparse.ArgumentTypeError(
                 f"{text!r} is a folder, but a file ending in {suffixes[0]} is expected")

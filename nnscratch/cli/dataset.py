@@ -1,6 +1,6 @@
 """``nnscratch dataset export``: write the embedded dataset in YOLO format."""
 
-from nnscratch.cli import non_negative_int
+from nnscratch.cli import non_negative_int, output_folder
 
 
 def register(subparsers):
@@ -13,7 +13,7 @@ def register(subparsers):
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     export = actions.add_parser("export", help="write the YOLO-format folder")
-    export.add_argument("out", metavar="DIR")
+    export.add_argument("out", metavar="DIR", type=output_folder)
     export.add_argument("--seed", type=non_negative_int, default=0, help="recipe seed")
     export.set_defaults(handler=run)
 

@@ -4,7 +4,7 @@ import os
 import sys
 import time
 
-from nnscratch.cli import output_file, positive_int, whole_number_at_least
+from nnscratch.cli import output_file, output_folder, positive_int, whole_number_at_least
 
 BENCHMARKS = ("patches", "digits")
 
@@ -72,7 +72,7 @@ def register(subparsers):
     train.add_argument("--embedding-size", type=int, default=None,
                        help="length of each encoding (default: 64)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    train.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+    train.add_argument("--out", type=output_folder, default=DEFAULT_OUT, metavar="DIR",
                        help=f"output folder for siamese.npz (default: {DEFAULT_OUT})")
     train.set_defaults(handler=run_train)
 

@@ -2,6 +2,8 @@
 
 import sys
 
+from nnscratch.cli import output_folder
+
 
 def register(subparsers):
     """Add the ``visualize`` command."""
@@ -20,7 +22,8 @@ def register(subparsers):
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="folder of images to search (default: the images the "
                              "checkpoint was trained on)")
-    parser.add_argument("-o", "--output", default="visualize", metavar="OUT_DIR",
+    parser.add_argument("-o", "--output", type=output_folder, default="visualize",
+                        metavar="OUT_DIR",
                         help="folder for the PNGs (default visualize)")
 
     parser.add_argument("--units", type=int, default=8,
