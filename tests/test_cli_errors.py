@@ -58,6 +58,17 @@ def test_os_error_at_run_time_is_one_line(tmp_path, monkeypatch, capsys):
     assert "Traceback" not in err
 
 
+def test_detect_limit_beyond_test_split_is_one_line(tmp_path, capsys):
+    from nnscratch.detector.dataset import DEFAULT_SIZES
+
+    limit = DEFAULT_SIZES["test"] + 1
+    status = main(["detect", "--limit", str(limit), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"--limit {limit} is more than the {DEFAULT_SIZES['test']} images" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_configure_error_is_one_line(monkeypatch, capsys):
     from nnscratch import runtime
 

@@ -35,10 +35,15 @@ def run(args):
     import time
 
     from nnscratch.data.images import load_image
-    from nnscratch.detector.dataset import embedded_split
+    from nnscratch.detector.dataset import DEFAULT_SIZES, embedded_split
     from nnscratch.detector.draw import draw_detections
     from nnscratch.detector.predict import Detector
 
+    if not args.images and args.limit > DEFAULT_SIZES["test"]:
+        raise ValueError(
+            f"--limit {args.limit} is more than the {DEFAULT_SIZES['test']} images "
+            "of the embedded test split; give a smaller --limit, or IMAGE paths"
+        )
     detector = Detector.from_checkpoint(args.weights, args.image_size)
     if args.images:
         sources = [(os.path.basename(path), lambda p=path: load_image(p))

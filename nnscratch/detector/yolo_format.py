@@ -30,9 +30,18 @@ def read_yaml(path):
     """Return the dataset YAML at ``path`` as a dict, with ``names`` a list."""
     import yaml
 
-    with open(path, encoding="utf-8") as stream:
-        config = yaml.safe_load(stream) or {}
-    if not isinstance(config, dict) or "names" not in config:
+    not_a_dataset = (
+        f"{path} is not a YOLO dataset YAML (a mapping with 'train', 'val' and "
+        "'names' entries); give a dataset folder, its data.yaml, or a COCO JSON file"
+    )
+    try:
+        with open(path, encoding="utf-8") as stream:
+            config = yaml.safe_load(stream) or {}
+    except (UnicodeDecodeError, yaml.YAMLError):
+        raise ValueError(not_a_dataset) from None
+    if not isinstance(config, dict):
+        raise ValueError(not_a_dataset)
+    if "names" not in config:
         raise ValueError(
             f"{path}: a YOLO dataset YAML needs a 'names' entry listing the classes"
         )

@@ -11,6 +11,7 @@ from nnscratch.detector.dataset import embedded_split
 from nnscratch.detector.yolo_format import (
     LabelError,
     parse_label_file,
+    read_yaml,
     read_yolo_dataset,
     write_yolo_dataset,
 )
@@ -63,6 +64,22 @@ def test_label_values_become_pixel_boxes(tmp_path):
 def test_yolo_dataset_without_yaml_is_rejected(tmp_path):
     with pytest.raises(FileNotFoundError, match="no dataset YAML"):
         read_yolo_dataset(tmp_path, "train")
+
+
+@pytest.mark.parametrize("content", [b"just some text\n", b"\x89PNG\r\n\x1a\n\xff\xfe",
+                                     b"key: [unclosed\n"])
+def test_file_that_is_no_dataset_yaml_is_named(tmp_path, content):
+    path = tmp_path / "notes.png"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="notes.png is not a YOLO dataset YAML"):
+        read_yaml(path)
+
+
+def test_dataset_yaml_without_names_asks_for_them(tmp_path):
+    path = tmp_path / "data.yaml"
+    path.write_text("train: images/train\nval: images/val\n")
+    with pytest.raises(ValueError, match="needs a 'names' entry"):
+        read_yaml(path)
 
 
 def test_coco_reader_maps_ids_and_skips_crowd(tmp_path):
