@@ -1,6 +1,5 @@
 """Edge kernels through Conv2d: the course's worked example and the command."""
 
-import argparse
 
 import numpy as np
 import pytest
@@ -87,12 +86,9 @@ def test_figure_lays_out_six_labelled_panels():
 
 
 def run_command(argv):
-    from nnscratch.cli import edges
+    from nnscratch.cli import main
 
-    parser = argparse.ArgumentParser()
-    edges.register(parser.add_subparsers())
-    args = parser.parse_args(["edges", *argv])
-    return args.handler(args)
+    return main(["edges", *argv])
 
 
 def test_command_writes_png_of_expected_size(tmp_path, capsys):

@@ -1,8 +1,6 @@
 """``nnscratch edges [IMAGE] -o OUT.png``: the course's edge kernels on a photograph."""
 
-import sys
-
-from nnscratch.cli import IMAGE_SUFFIXES, output_file
+from nnscratch.cli import IMAGE_SUFFIXES, non_negative_int, output_file
 
 
 def register(subparsers):
@@ -21,7 +19,7 @@ def register(subparsers):
     parser.add_argument("-o", "--output", default="edges.png",
                         type=output_file(*IMAGE_SUFFIXES),
                         help="PNG to write (default edges.png)")
-    parser.add_argument("--max-side", type=int, default=1024,
+    parser.add_argument("--max-side", type=non_negative_int, default=1024,
                         help="shrink photographs whose longer side exceeds this many "
                              "pixels first; 0 keeps the full size (default 1024)")
     parser.set_defaults(handler=run)
@@ -32,19 +30,11 @@ def run(args):
     """Write the edge figure; return the exit status."""
     import time
 
-    from nnscratch.data.images import ImageReadError, save_image
+    from nnscratch.data.images import save_image
     from nnscratch.edges import edges_of_photograph
 
-    if args.max_side < 0:
-        print(f"nnscratch edges: --max-side must be >= 0, got {args.max_side}",
-              file=sys.stderr)
-        return 2
     began = time.perf_counter()
-    try:
-        figure, responses = edges_of_photograph(args.image, args.max_side or None)
-    except (ImageReadError, ValueError) as error:
-        print(f"nnscratch edges: {error}", file=sys.stderr)
-        return 2
+    figure, responses = edges_of_photograph(args.image, args.max_side or None)
     save_image(args.output, figure)
     seconds = time.perf_counter() - began
     OH, OW = responses["vertical"].shape

@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 import time
 
 from nnscratch.cli import IMAGE_SUFFIXES, output_file
@@ -45,8 +44,7 @@ def run(args):
     """Detect, draw, save; return the exit status."""
     import numpy as np
 
-    from nnscratch.checkpoint import CheckpointError
-    from nnscratch.data.images import ImageReadError, load_image, save_image
+    from nnscratch.data.images import load_image, save_image
     from nnscratch.faces import detect
     from nnscratch.faces.draw import detections_to_dict, draw_faces
 
@@ -64,24 +62,12 @@ def run(args):
         image = skimage.data.astronaut()
         source = "skimage.data.astronaut"
     else:
-        try:
-            image = load_image(args.image, mode="RGB")
-        except ImageReadError as error:
-            print(f"nnscratch faces: {error}", file=sys.stderr)
-            return 2
+        image = load_image(args.image, mode="RGB")
         source = os.fspath(args.image)
 
-    try:
-        detector = detect.load_face_detector(args.weights)
-    except CheckpointError as error:
-        print(f"nnscratch faces: {error}", file=sys.stderr)
-        return 2
+    detector = detect.load_face_detector(args.weights)
     start = time.perf_counter()
-    try:
-        boxes, scores = detector.detect(image, **settings)
-    except ValueError as error:
-        print(f"nnscratch faces: {error}", file=sys.stderr)
-        return 2
+    boxes, scores = detector.detect(image, **settings)
     elapsed = time.perf_counter() - start
 
     save_image(args.out, draw_faces(image, boxes, scores))

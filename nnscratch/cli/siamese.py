@@ -1,7 +1,6 @@
 """``nnscratch siamese train|verify|identify|evaluate``: one-shot verification."""
 
 import os
-import sys
 import time
 
 from nnscratch.cli import output_file, output_folder, positive_int, whole_number_at_least
@@ -121,11 +120,6 @@ def _add_weights(parser):
                              f"{DEFAULT_WEIGHTS})")
 
 
-def _fail(error, args):
-    print(f"{args.prog}: {error}", file=sys.stderr)
-    return 2
-
-
 def run_train(args):
     from tqdm import tqdm
 
@@ -135,15 +129,12 @@ def run_train(args):
         train_command,
     )
 
-    try:
-        benchmark = check_training_source(args.data, args.csv, args.benchmark)
-        config = make_train_config(
-            benchmark, loss=args.loss, mining=args.mining, margin=args.margin,
-            epochs=args.epochs, classes_per_batch=args.classes_per_batch,
-            images_per_class=args.images_per_class, lr=args.lr, seed=args.seed)
-        config.validate()
-    except ValueError as error:
-        return _fail(error, args)
+    benchmark = check_training_source(args.data, args.csv, args.benchmark)
+    config = make_train_config(
+        benchmark, loss=args.loss, mining=args.mining, margin=args.margin,
+        epochs=args.epochs, classes_per_batch=args.classes_per_batch,
+        images_per_class=args.images_per_class, lr=args.lr, seed=args.seed)
+    config.validate()
     bar = None
 
     def show_progress(epoch, step, steps, loss, triplets):
@@ -157,14 +148,11 @@ def run_train(args):
             bar.close()
 
     start, cpu_start = time.perf_counter(), time.process_time()
-    try:
-        path, summary = train_command(
-            data=args.data, csv_path=args.csv, image_dir=args.images, out=args.out,
-            config=config, image_size=args.image_size, channels=args.channels,
-            embedding_size=args.embedding_size, callback=show_progress,
-            benchmark=benchmark)
-    except (ValueError, FileNotFoundError) as error:
-        return _fail(error, args)
+    path, summary = train_command(
+        data=args.data, csv_path=args.csv, image_dir=args.images, out=args.out,
+        config=config, image_size=args.image_size, channels=args.channels,
+        embedding_size=args.embedding_size, callback=show_progress,
+        benchmark=benchmark)
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
 
@@ -183,10 +171,7 @@ def run_train(args):
 def run_verify(args):
     from nnscratch.siamese.commands import verify_images
 
-    try:
-        result = verify_images(args.image1, args.image2, weights=args.weights)
-    except (ValueError, FileNotFoundError) as error:
-        return _fail(error, args)
+    result = verify_images(args.image1, args.image2, weights=args.weights)
     print(f"squared distance: {result['distance']:.4f}")
     if result["score_name"] != "distance":
         print(f"1 - P(same) from the logistic head: {result['score']:.4f}")
@@ -200,10 +185,7 @@ def run_verify(args):
 def run_identify(args):
     from nnscratch.siamese.commands import identify_image
 
-    try:
-        result = identify_image(args.image, args.gallery, weights=args.weights)
-    except (ValueError, FileNotFoundError) as error:
-        return _fail(error, args)
+    result = identify_image(args.image, args.gallery, weights=args.weights)
     for name, value in result["ranking"][:5]:
         print(f"  {name}: {value:.4f}")
     if result["identity"] == "unknown":
@@ -218,13 +200,10 @@ def run_identify(args):
 def run_evaluate(args):
     from nnscratch.siamese.evaluate import evaluate_command
 
-    try:
-        result = evaluate_command(weights=args.weights, data=args.data,
-                                  json_path=args.json, roc_path=args.roc,
-                                  ways=args.ways, trials=args.trials,
-                                  benchmark=args.benchmark)
-    except (ValueError, FileNotFoundError) as error:
-        return _fail(error, args)
+    result = evaluate_command(weights=args.weights, data=args.data,
+                              json_path=args.json, roc_path=args.roc,
+                              ways=args.ways, trials=args.trials,
+                              benchmark=args.benchmark)
     print(f"data: {result['data']}, {result['images']} images, "
           f"{result['pairs']} pairs")
     print(f"ROC AUC: {result['auc']:.4f}")

@@ -102,7 +102,7 @@ def run(args):
 
     import numba
 
-    from nnscratch.data.images import ImageReadError, load_image, save_image
+    from nnscratch.data.images import load_image, save_image
     from nnscratch.style import (
         load_vgg19_npz,
         random_multiscale_network,
@@ -118,29 +118,23 @@ def run(args):
 
     problem = _check_arguments(args)
     if problem:
-        print(f"nnscratch style: {problem}", file=sys.stderr)
-        return 2
-    try:
-        if args.images:
-            content, style = (load_image(path) for path in args.images)
-            names = [os.path.basename(path) for path in args.images]
-        else:
-            content = bundled_photograph(DEFAULT_CONTENT)
-            style = bundled_photograph(DEFAULT_STYLE)
-            names = [DEFAULT_CONTENT, DEFAULT_STYLE]
-        if args.vgg19:
-            network = load_vgg19_npz(args.vgg19)
-        else:
-            network = random_multiscale_network(seed=args.seed)
-    except (ImageReadError, ValueError, FileNotFoundError) as error:
-        print(f"nnscratch style: {error}", file=sys.stderr)
-        return 2
+        raise ValueError(problem)
+    if args.images:
+        content, style = (load_image(path) for path in args.images)
+        names = [os.path.basename(path) for path in args.images]
+    else:
+        content = bundled_photograph(DEFAULT_CONTENT)
+        style = bundled_photograph(DEFAULT_STYLE)
+        names = [DEFAULT_CONTENT, DEFAULT_STYLE]
+    if args.vgg19:
+        network = load_vgg19_npz(args.vgg19)
+    else:
+        network = random_multiscale_network(seed=args.seed)
     content = resize_longer_side(content, args.size)
     style = resize_longer_side(style, args.size)
     problem = _check_sides(network, {names[0]: content, names[1]: style}, args.size)
     if problem:
-        print(f"nnscratch style: {problem}", file=sys.stderr)
-        return 2
+        raise ValueError(problem)
 
     stem = os.path.splitext(args.output)[0]
     save_dir = os.path.dirname(os.path.abspath(args.output))
