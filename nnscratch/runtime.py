@@ -32,6 +32,13 @@ Threads
       Forward+backward of the 16->32 5x5 layer on 32 x 16 x 112 x 112 took
       301 ms with two BLAS threads and 234 ms split over two threads (idle
       2-core AMD EPYC Zen 4 VM, ``python -m benchmarks layers --threads 2``).
+    - ``configure`` then leaves numpy's OpenBLAS on one thread for every
+      other GEMM too (fully connected layers, batches of one). Its idle
+      workers spin after each multi-threaded GEMM and took the cores from
+      the split: ``nnscratch train classifier`` (defaults, 2 threads) took
+      73 s with two BLAS threads outside the split, 46 s with
+      ``OPENBLAS_THREAD_TIMEOUT=1`` and 49 s with one BLAS thread; a short
+      style transfer (``--size 128 --steps 60``) 8.6 s and 4.3 s.
     - ``quiet_idle_threads``: libgomp's idle threads spin for a while after
       each parallel loop and take the core from the batch split's other
       thread; ``GOMP_SPINCOUNT=0`` puts them to sleep at once.
@@ -388,9 +395,16 @@ def configure():
     """Apply these settings, as the ``nnscratch`` command does before any work.
 
     Large blocks stay in the heap, idle OpenMP threads sleep and Numba's
-    kernels use every thread, and layers split each batch over as many
-    threads as numpy's BLAS has.
+    kernels use every thread. Layers split each batch over as many threads
+    as numpy's BLAS had. The BLAS itself then runs every GEMM on the thread
+    that calls it, because its idle workers would otherwise spin beside the
+    split's threads. (``OPENBLAS_THREAD_TIMEOUT`` would shorten the spin,
+    but OpenBLAS reads it only when numpy loads.)
     """
     keep_large_blocks()
     choose_numba_threads()
-    set_batch_threads(blas_threads())
+    threads = blas_threads()
+    set_batch_threads(threads)
+    functions = _openblas_thread_functions()
+    if threads > 1 and functions is not None:
+        functions[1](1)

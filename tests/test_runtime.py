@@ -209,13 +209,18 @@ def test_map_batch_gemms_use_one_blas_thread():
         assert runtime.blas_threads() == 2
 
 
-def test_configure_splits_batches_over_the_blas_threads(monkeypatch,
-                                                         restore_numba_threads,
-                                                         restore_batch_threads,
-                                                         restore_spin_setting):
-    monkeypatch.setattr(runtime, "blas_threads", lambda: 3)
-    runtime.configure()
-    assert runtime.batch_threads() == 3
+@needs_openblas
+def test_configure_moves_blas_threads_to_the_batch_split(restore_numba_threads,
+                                                          restore_batch_threads,
+                                                          restore_spin_setting):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        runtime.configure()
+        assert runtime.batch_threads() == 2
+        # Every GEMM outside the split runs on the calling thread too, so no
+        # idle OpenBLAS worker spins beside the split's threads.
+        assert runtime.blas_threads() == 1
 
 
 def test_nested_map_batch_runs_in_turn():
