@@ -1,6 +1,5 @@
 """The digit classifier: architecture, split, a tiny training run and the CLI."""
 
-import argparse
 import json
 
 import numpy as np
@@ -125,13 +124,9 @@ def test_tiny_training_run_drives_the_loss_down(mnist, tmp_path):
 
 
 def run_cli(argv):
-    from nnscratch.cli import _train_classifier
+    from nnscratch.cli import main
 
-    parser = argparse.ArgumentParser()
-    targets = parser.add_subparsers(dest="target")
-    _train_classifier.register(targets)
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    return main(["train", *argv])
 
 
 def test_cli_trains_on_idx_files(mnist, tmp_path, capsys):
@@ -165,7 +160,9 @@ def test_cli_reports_a_missing_idx_file(tmp_path, capsys):
     status = run_cli(["classifier", "--idx-images", str(tmp_path / "x"),
                       "--idx-labels", str(tmp_path / "y")])
     assert status == 2
-    assert "not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "IDX file not found" in err
+    assert err.endswith("(run with -v for the traceback)\n")
 
 
 @pytest.mark.slow

@@ -99,6 +99,14 @@ def test_configure_error_is_one_line(monkeypatch, capsys):
     (["train", "classifier", "--lr", "0"], "--lr: must be a finite number > 0, got 0"),
     (["dataset", "export", "out", "--seed", "-1"],
      "--seed: must be at least 0, got -1"),
+    (["faces", "-o", "f.png", "--min-size", "-4"], "--min-size: must be a finite"),
+    (["faces", "-o", "f.png", "--threshold", "2"], "--threshold: must lie in [0, 1]"),
+    (["detect", "--image-size", "-5"], "--image-size: must be at least 1, got -5"),
+    (["style", "--lr", "-1"], "--lr: must be a finite number > 0, got -1"),
+    (["style", "--size", "4"], "--size: must be at least 8, got 4"),
+    (["style", "--steps", "0"], "--steps: must be at least 1, got 0"),
+    (["siamese", "train", "--lr", "0"], "--lr: must be a finite number > 0, got 0"),
+    (["siamese", "evaluate", "--ways", "1"], "--ways: must be at least 2, got 1"),
 ])
 def test_out_of_range_options_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as stop:
@@ -224,3 +232,14 @@ def test_idx_path_that_is_a_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2
     assert "is a folder, not an IDX file" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["-v", "detect", "{missing}"],
+    ["detect", "{missing}", "-v"],
+    ["edges", "{missing}", "--verbose"],
+])
+def test_verbose_before_or_after_the_command_raises(argv, tmp_path):
+    argv = [arg.format(missing=tmp_path / "missing.png") for arg in argv]
+    with pytest.raises(ValueError, match="image not found"):
+        main(argv)

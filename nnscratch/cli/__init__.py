@@ -22,7 +22,7 @@ def build_parser():
         description="Convolutional networks from scratch in NumPy and Numba.",
     )
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log diagnostics to standard error")
+                        help="log diagnostics and show tracebacks of errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
@@ -34,13 +34,19 @@ def build_parser():
     return parser
 
 
-def _record_prog(parser):
-    """Store each command's full name ("nnscratch train detector") as ``prog``."""
+def _record_prog(parser, top=True):
+    """Store each command's full name ("nnscratch train detector") as ``prog``,
+    and let ``-v`` follow the command's name as well as precede it."""
     parser.set_defaults(prog=parser.prog)
+    if not top:
+        # SUPPRESS leaves the top-level value alone when -v is not repeated here.
+        parser.add_argument("-v", "--verbose", action="store_true",
+                            default=argparse.SUPPRESS,
+                            help="log diagnostics and show tracebacks of errors")
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
-                _record_prog(child)
+                _record_prog(child, top=False)
 
 
 def main(argv=None):

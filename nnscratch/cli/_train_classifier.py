@@ -62,24 +62,16 @@ def _load_digits(args):
 def run(args):
     """Train, then print the test accuracy and the wall time; return the exit status."""
     if (args.idx_images is None) != (args.idx_labels is None):
-        print("nnscratch train classifier: give both --idx-images and --idx-labels, "
-              "or neither to use the bundled digits", file=sys.stderr)
-        return 2
-    from nnscratch.checkpoint import CheckpointError
+        raise ValueError("give both --idx-images and --idx-labels, or neither to use "
+                         "the bundled digits")
     from nnscratch.classifier import train_classifier
-    from nnscratch.data.idx import IdxFormatError
-    from nnscratch.trainer import NonFiniteLossError, TrainingInterrupted
+    from nnscratch.trainer import TrainingInterrupted
 
     last = os.path.join(args.out, "last.npz")
     if args.resume and not os.path.isfile(last):
-        print(f"nnscratch train classifier: --resume needs {last}, which does not "
-              "exist; run without --resume to start training", file=sys.stderr)
-        return 2
-    try:
-        images, labels, source = _load_digits(args)
-    except (FileNotFoundError, IdxFormatError) as error:
-        print(f"nnscratch train classifier: {error}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--resume needs {last}, which does not exist; run without "
+                         "--resume to start training")
+    images, labels, source = _load_digits(args)
     print(f"training on {source}: {len(images):,} digits of "
           f"{images.shape[1]}x{images.shape[2]} pixels")
     try:
@@ -95,9 +87,6 @@ def run(args):
         else:
             print(interrupt, file=sys.stderr)
         return 130
-    except (NonFiniteLossError, CheckpointError) as error:
-        print(f"nnscratch train classifier: {error}", file=sys.stderr)
-        return 2
 
     sizes = result["split_sizes"]
     print(f"split: {sizes['train']:,} train, {sizes['val']:,} validation, "

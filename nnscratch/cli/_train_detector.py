@@ -54,8 +54,8 @@ def run(args):
               "ignored with --data", file=sys.stderr)
     resume = os.path.join(args.out, "last.npz") if args.resume else None
     if resume and not os.path.isfile(resume):
-        print(f"error: --resume given but {resume} does not exist", file=sys.stderr)
-        return 2
+        raise ValueError(f"--resume needs {resume}, which does not exist; run "
+                         "without --resume to start training")
     try:
         history = train_detector(
             args.out, data=args.data, epochs=args.epochs, batch_size=args.batch_size,

@@ -22,7 +22,7 @@ def register(subparsers):
                         help="drop boxes whose pc x class probability is below this")
     parser.add_argument("--iou-threshold", type=probability, default=0.5,
                         help="NMS drops a box whose IoU with a kept box is >= this")
-    parser.add_argument("--image-size", type=int,
+    parser.add_argument("--image-size", type=positive_int,
                         help="network input side (default: the training size)")
     parser.add_argument("--limit", type=positive_int, default=16,
                         help="images taken from the embedded test split without IMAGES")

@@ -4,7 +4,7 @@ import json
 import os
 import time
 
-from nnscratch.cli import IMAGE_SUFFIXES, output_file
+from nnscratch.cli import IMAGE_SUFFIXES, output_file, positive_float, probability
 
 
 def register(subparsers):
@@ -25,13 +25,13 @@ def register(subparsers):
                         help="where to write the photograph with the boxes drawn")
     parser.add_argument("--json", metavar="OUT.json", type=output_file(".json"),
                         help="also write the boxes (pixels, x1 y1 x2 y2) and scores")
-    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+    parser.add_argument("--threshold", type=probability, default=None, metavar="T",
                         help="face probability a window needs, in [0, 1] "
                              "(default: the detector's, 0.98)")
-    parser.add_argument("--iou-threshold", type=float, default=None, metavar="IOU",
+    parser.add_argument("--iou-threshold", type=probability, default=None, metavar="IOU",
                         help="non-max suppression drops a box overlapping a better "
                              "one by more than this IoU (default 0.3)")
-    parser.add_argument("--min-size", type=float, default=None, metavar="PIXELS",
+    parser.add_argument("--min-size", type=positive_float, default=None, metavar="PIXELS",
                         help="smallest face side searched, in pixels (default 24)")
     parser.add_argument("--weights", metavar="W",
                         help="checkpoint written by `nnscratch train faces` "

@@ -3,7 +3,13 @@
 import os
 import time
 
-from nnscratch.cli import output_file, output_folder, positive_int, whole_number_at_least
+from nnscratch.cli import (
+    output_file,
+    output_folder,
+    positive_float,
+    positive_int,
+    whole_number_at_least,
+)
 
 BENCHMARKS = ("patches", "digits")
 
@@ -60,7 +66,7 @@ def register(subparsers):
                        help="identities per batch, P (default: 32/7/7)")
     train.add_argument("--images-per-class", type=int, default=None,
                        help="images per identity in a batch, K (default: 4/16/16)")
-    train.add_argument("--lr", type=float, default=None,
+    train.add_argument("--lr", type=positive_float, default=None,
                        help="Adam's initial learning rate (default: 0.002)")
     train.add_argument("--image-size", type=whole_number_at_least(MIN_IMAGE_SIZE),
                        default=28,
@@ -106,7 +112,7 @@ def register(subparsers):
                           help="also write the metrics to this JSON file")
     evaluate.add_argument("--roc", metavar="PNG",
                           help="ROC curve image (default: roc.png beside the weights)")
-    evaluate.add_argument("--ways", type=int, default=3,
+    evaluate.add_argument("--ways", type=whole_number_at_least(2), default=3,
                           help="N of the N-way one-shot test (default: 3)")
     evaluate.add_argument("--trials", type=positive_int, default=2000,
                           help="one-shot trials (default: 2000)")

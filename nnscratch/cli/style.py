@@ -2,7 +2,14 @@
 
 import sys
 
-from nnscratch.cli import IMAGE_SUFFIXES, output_file
+from nnscratch.cli import (
+    IMAGE_SUFFIXES,
+    non_negative_int,
+    output_file,
+    positive_float,
+    positive_int,
+    whole_number_at_least,
+)
 
 
 def register(subparsers):
@@ -26,11 +33,11 @@ def register(subparsers):
                         type=output_file(*IMAGE_SUFFIXES),
                         help="also write content, style and output side by side")
 
-    parser.add_argument("--size", type=int, default=256,
+    parser.add_argument("--size", type=whole_number_at_least(8), default=256,
                         help="longer side of the generated image in pixels; the "
                              "style image is resized to the same longer side "
                              "(default 256)")
-    parser.add_argument("--steps", type=int, default=200,
+    parser.add_argument("--steps", type=positive_int, default=200,
                         help="L-BFGS iterations or Adam steps (default 200)")
     parser.add_argument("--alpha", type=float, default=1.0,
                         help="weight of the content cost (default 1)")
@@ -41,14 +48,14 @@ def register(subparsers):
     parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
                         help="L-BFGS-B with pixel bounds, or Adam with clipping "
                              "(default lbfgs)")
-    parser.add_argument("--lr", type=float, default=0.02,
+    parser.add_argument("--lr", type=positive_float, default=0.02,
                         help="Adam's step size in pixel units, pixels being in "
                              "[0, 1] (default 0.02)")
     parser.add_argument("--init", choices=("noise", "content", "mixed"),
                         default="noise",
                         help="starting image: uniform noise, the content image, or "
                              "0.6 noise + 0.4 content (default noise)")
-    parser.add_argument("--save-every", type=int, default=0, metavar="K",
+    parser.add_argument("--save-every", type=non_negative_int, default=0, metavar="K",
                         help="save the image every K steps next to OUT.png as "
                              "OUT_step_<step>.png (default 0: never)")
 
@@ -69,12 +76,6 @@ def _check_arguments(args):
     if len(args.images) not in (0, 2):
         return (f"give a content and a style image, or neither, got "
                 f"{len(args.images)} image(s)")
-    if args.size < 8:
-        return f"--size must be >= 8 pixels, got {args.size}"
-    if args.steps < 1:
-        return f"--steps must be >= 1, got {args.steps}"
-    if args.save_every < 0:
-        return f"--save-every must be >= 0, got {args.save_every}"
     if args.alpha < 0 or (args.beta is not None and args.beta < 0):
         return f"--alpha and --beta must be >= 0, got {args.alpha} and {args.beta}"
     return None

@@ -272,6 +272,9 @@ def read_gallery(gallery):
     names : list of str
         The identity of each path.
     """
+    if os.path.isfile(gallery):
+        raise ValueError(f"gallery {gallery!r} is a file; give a folder with one "
+                         "image per identity")
     if not os.path.isdir(gallery):
         raise ValueError(f"gallery folder not found: {gallery!r}")
     paths, names = [], []

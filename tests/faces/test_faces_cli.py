@@ -51,15 +51,12 @@ def test_faces_command_reads_image_file(tmp_path):
     assert (report["height"], report["width"]) == skimage.data.coins().shape
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--threshold", "1.5"], "threshold"),
-    (["--weights", "missing.npz"], "checkpoint not found"),
-])
-def test_faces_command_reports_bad_options(tmp_path, capsys, arguments, message):
-    status = main(["faces", "-o", str(tmp_path / "out.png"), *arguments])
+def test_faces_command_reports_missing_weights(tmp_path, capsys):
+    status = main(["faces", "-o", str(tmp_path / "out.png"), "--weights",
+                   str(tmp_path / "missing.npz")])
 
     assert status == 2
-    assert message in capsys.readouterr().err
+    assert "checkpoint not found" in capsys.readouterr().err
 
 
 def test_faces_command_reports_unreadable_image(tmp_path, capsys):

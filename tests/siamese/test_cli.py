@@ -261,3 +261,13 @@ def test_image_size_minimum_matches_the_network_pools():
     build_siamese_network(image_size=MIN_IMAGE_SIZE)
     with pytest.raises(ValueError, match="too small"):
         build_siamese_network(image_size=MIN_IMAGE_SIZE - 1)
+
+
+def test_identify_gallery_that_is_a_file(trained, tmp_path, capsys):
+    gallery = tmp_path / "gallery.png"
+    gallery.write_bytes((trained["gallery"] / "camera.png").read_bytes())
+    status = main(["siamese", "identify", str(gallery), "--gallery", str(gallery),
+                   "--weights", str(trained["weights"])])
+    assert status == 2
+    assert "is a file; give a folder with one image per identity" in (
+        capsys.readouterr().err)
