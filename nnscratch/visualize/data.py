@@ -49,7 +49,7 @@ def training_images(model_name, max_images, seed=0):
     )
 
 
-def folder_images(folder, channels, max_images):
+def folder_images(folder, channels, max_images, min_side=1):
     """Read the images of a folder, in file-name order.
 
     Parameters
@@ -58,6 +58,9 @@ def folder_images(folder, channels, max_images):
     channels : {1, 3}
         Grey or RGB, as the network's first convolution expects.
     max_images : int
+    min_side : int
+        Smallest height and width the network accepts; a smaller image is
+        an error that names it.
 
     Returns
     -------
@@ -77,7 +80,14 @@ def folder_images(folder, channels, max_images):
         )
     images = []
     for name in names[:max_images]:
-        image = load_image(os.path.join(folder, name), mode="L" if channels == 1 else "RGB")
+        path = os.path.join(folder, name)
+        image = load_image(path, mode="L" if channels == 1 else "RGB")
+        if min(image.shape[:2]) < min_side:
+            raise ValueError(
+                f"{path!r} is {image.shape[0]}x{image.shape[1]} pixels, but the "
+                f"network's layers need at least {min_side} a side; remove it "
+                "from --data or enlarge it"
+            )
         images.append(image[None] if channels == 1 else image.transpose(2, 0, 1))
     return images
 

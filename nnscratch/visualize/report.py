@@ -103,6 +103,23 @@ def visualize_model(model, images, out_dir, units=8, k=9, layers=3):
     return summary
 
 
+def smallest_input_side(model, channels, layers=3, largest=4096):
+    """Return the smallest square input side that the layers up to the last
+    unit layer shown (``unit_layers(model, layers)``) accept."""
+    leaves = [layer for _, layer in model.named_layers()]
+    taps = unit_layers(model, layers)
+    needed = leaves[: taps[-1] + 1] if taps else leaves
+    for side in range(1, largest + 1):
+        shape = (1, channels, side, side)
+        try:
+            for layer in needed:
+                shape = layer.output_shape(shape)
+        except ValueError:
+            continue
+        return side
+    raise ValueError(f"the model accepts no square input up to {largest} pixels")
+
+
 def visualize_checkpoint(path, out_dir, data=None, units=8, max_images=1000):
     """Load a checkpoint and run ``visualize_model`` on its dataset or a folder.
 
@@ -136,7 +153,8 @@ def visualize_checkpoint(path, out_dir, data=None, units=8, max_images=1000):
     if data is None:
         images = training_images(metadata["model"]["name"], max_images)
     else:
-        images = folder_images(data, first.in_channels, max_images)
+        images = folder_images(data, first.in_channels, max_images,
+                               min_side=smallest_input_side(model, first.in_channels))
     summary = visualize_model(model, images, out_dir, units=units)
     with open(os.path.join(out_dir, "receptive_fields.txt")) as stream:
         summary["receptive_fields"] = stream.read()

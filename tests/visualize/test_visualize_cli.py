@@ -99,3 +99,42 @@ def test_empty_data_folder_fails_with_message(classifier_checkpoint, tmp_path, c
                    str(tmp_path / "empty"), "-o", str(tmp_path / "out")])
     assert status == 2
     assert "no image files" in capsys.readouterr().err
+
+
+def test_image_below_the_network_minimum_is_named(classifier_checkpoint, tmp_path,
+                                                  capsys):
+    from nnscratch.visualize.report import smallest_input_side
+    from nnscratch.zoo import load_model
+
+    model, _ = load_model(classifier_checkpoint)
+    side = smallest_input_side(model, 1)
+    folder = tmp_path / "small"
+    folder.mkdir()
+    Image.fromarray(np.zeros((side - 1, side - 1), np.uint8)).save(folder / "tiny.png")
+    Image.fromarray(np.zeros((side, side), np.uint8)).save(folder / "ok.png")
+    status = main(["visualize", str(classifier_checkpoint), "--data", str(folder),
+                   "-o", str(tmp_path / "out")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert f"tiny.png' is {side - 1}x{side - 1} pixels" in err
+    assert f"need at least {side} a side" in err
+
+
+def test_smallest_side_is_the_first_that_runs(classifier_checkpoint):
+    from nnscratch.visualize.report import smallest_input_side
+    from nnscratch.visualize.top_patches import unit_layers
+    from nnscratch.zoo import load_model
+
+    model, _ = load_model(classifier_checkpoint)
+    side = smallest_input_side(model, 1)
+    shown = [layer for _, layer in model.named_layers()][: unit_layers(model)[-1] + 1]
+
+    def run(size):
+        x = np.zeros((1, 1, size, size), np.float32)
+        for layer in shown:
+            x = layer.forward(x)
+
+    run(side)
+    if side > 1:
+        with pytest.raises(ValueError):
+            run(side - 1)
