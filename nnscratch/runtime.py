@@ -69,8 +69,9 @@ _M_MMAP_THRESHOLD = -3
 LARGE_BLOCK_BYTES = 2**30
 
 # A batch is split over threads only when each thread gets at least this
-# much work (FLOPs): handing a range to a pool thread and waiting for it
-# costs tens of microseconds.
+# much work (FLOPs), because handing a range to a pool thread and waiting for
+# it costs tens of microseconds. NOTE: 2 MFLOP is an estimate from that cost
+# (about 100 GFLOP/s per core), not a tuned value.
 MIN_SPLIT_WORK = 2 * 10**6
 
 _batch_threads = 1
@@ -162,8 +163,9 @@ def choose_numba_threads():
     """Give Numba's kernels all threads when idle OpenMP threads sleep, else one.
 
     ``NUMBA_NUM_THREADS``, when set, is kept. Otherwise the kernels use every
-    thread Numba has if ``numba_threads_sleep_when_idle`` holds, and one if
-    not (another threading layer, or libgomp loaded with spinning threads).
+    thread Numba has if ``numba_threads_sleep_when_idle`` returns True, and
+    one if not (another threading layer, or libgomp loaded with spinning
+    threads).
 
     Returns
     -------
@@ -268,7 +270,10 @@ def set_batch_threads(count):
     """
     global _batch_threads
     if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
-        raise ValueError(f"batch threads must be an int >= 1, got {count!r}")
+        raise ValueError(
+            f"set_batch_threads: count must be a whole number >= 1 (1 turns the "
+            f"split off), got {count!r}"
+        )
     previous, _batch_threads = _batch_threads, int(count)
     return previous
 
@@ -346,8 +351,8 @@ def map_batch(function, ranges):
 
 
 def _wait_for_all(futures):
-    """Wait until every future is done, through any Ctrl-C; then raise the
-    KeyboardInterrupt if one came."""
+    """Wait until every future is done, even through Ctrl-C, and then raise
+    KeyboardInterrupt if one arrived while waiting."""
     interrupted = False
     while True:
         try:
@@ -363,7 +368,8 @@ def _batch_pool(workers):
     """Return a pool of at least ``workers`` threads, kept for the process.
 
     Call with ``_pool_lock`` held. A pool too small for the request is
-    replaced; its threads finish what was submitted to them, then exit.
+    replaced, and its threads exit after finishing the work already
+    submitted to them.
     """
     global _pool, _pool_size
     if _pool is None or _pool_size < workers:
@@ -376,14 +382,15 @@ def _batch_pool(workers):
 
 
 def _forget_pool_after_fork():
-    """In a forked child, drop the parent's pool and locks: the child has
-    none of the parent's threads, so the pool would wait for them forever."""
+    """Drop the parent's pool and locks in a forked child, which has none of
+    the parent's threads: the old pool would wait for them forever."""
     global _pool, _pool_size, _pool_lock, _blas_lock, _one_thread_depth
     _pool, _pool_size = None, 0
     _pool_lock, _blas_lock = threading.Lock(), threading.Lock()
     if _one_thread_depth:
-        # Forked inside a split: give the child the thread count from before.
-        _openblas_thread_functions()[1](_blas_threads_before)
+        # Forked inside a split, so the child gets the count from before it.
+        _, set_threads = _openblas_thread_functions()
+        set_threads(_blas_threads_before)
         _one_thread_depth = 0
 
 
@@ -407,4 +414,5 @@ def configure():
     set_batch_threads(threads)
     functions = _openblas_thread_functions()
     if threads > 1 and functions is not None:
-        functions[1](1)
+        _, set_threads = functions
+        set_threads(1)

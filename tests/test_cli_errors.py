@@ -42,23 +42,30 @@ def test_checkpoint_of_another_model_names_it(tmp_path, capsys):
     assert "not a detector checkpoint (it contains the model 'faces')" in err
 
 
-def test_os_error_at_run_time_is_one_line(tmp_path, monkeypatch, capsys):
+def one_line_error(argv, capsys):
+    """Run the command, check it failed with status 2 and no traceback, and
+    return its standard error."""
+    status = main(argv)
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "Traceback" not in err
+    return err
+
+
+def test_runtime_os_error_one_line(tmp_path, monkeypatch, capsys):
     from nnscratch.cli import dataset
 
     def export_into_a_file(args):
         raise NotADirectoryError(20, "Not a directory", str(tmp_path / "export"))
 
-    # Parsing already rejects a file given as the folder; a path that turns
-    # into one while the command runs still gets one line.
+    # Parsing already rejects a file given as the folder. A path that becomes
+    # a file while the command runs still gets one line.
     monkeypatch.setattr(dataset, "run", export_into_a_file)
-    status = main(["dataset", "export", str(tmp_path / "export")])
-    err = capsys.readouterr().err
-    assert status == 2
+    err = one_line_error(["dataset", "export", str(tmp_path / "export")], capsys)
     assert err.startswith("nnscratch dataset export: Not a directory")
-    assert "Traceback" not in err
 
 
-def test_detect_limit_beyond_test_split_is_one_line(tmp_path, capsys):
+def test_detect_limit_beyond_split(tmp_path, capsys):
     from nnscratch.detector.dataset import DEFAULT_SIZES
 
     limit = DEFAULT_SIZES["test"] + 1
@@ -76,11 +83,8 @@ def test_configure_error_is_one_line(monkeypatch, capsys):
         raise ValueError("Numba could not start its threading layer")
 
     monkeypatch.setattr(runtime, "configure", fail)
-    status = main(["dataset", "export", "/nonexistent/folder"])
-    err = capsys.readouterr().err
-    assert status == 2
+    err = one_line_error(["dataset", "export", "/nonexistent/folder"], capsys)
     assert "could not start its threading layer" in err
-    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -145,7 +149,7 @@ def test_bad_output_paths_fail_at_parsing(argv, kind, tmp_path, capsys):
     expected = {"file": "is a file, not a folder",
                 "folder": "is a folder, but a file ending in",
                 "under": "is a file, so",
-                "empty": "an empty path; name a"}[kind]
+                "empty": "missing path (an empty string); give a"}[kind]
     assert expected in err
 
 
@@ -239,7 +243,7 @@ def test_idx_path_that_is_a_folder(tmp_path, capsys):
     ["detect", "{missing}", "-v"],
     ["edges", "{missing}", "--verbose"],
 ])
-def test_verbose_before_or_after_the_command_raises(argv, tmp_path):
+def test_verbose_anywhere_raises(argv, tmp_path):
     argv = [arg.format(missing=tmp_path / "missing.png") for arg in argv]
     with pytest.raises(ValueError, match="image not found"):
         main(argv)

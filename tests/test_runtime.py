@@ -87,18 +87,18 @@ def numba_threads_chosen(when, **environment):
 
 @pytest.mark.skipif(numba.threading_layer() != "omp",
                     reason="the setting is for libgomp, Numba's OpenMP layer")
-def test_numba_gets_every_thread_once_idle_threads_sleep():
+def test_numba_all_threads_when_quiet():
     chosen, maximum, spin = numba_threads_chosen("early")
     assert (chosen, spin) == (maximum, "0")
 
 
 @pytest.mark.skipif(platform.system() != "Linux", reason="reads /proc/self/maps")
-def test_one_numba_thread_when_libgomp_loaded_spinning():
+def test_one_numba_thread_when_spinning():
     chosen, _, spin = numba_threads_chosen("late")
     assert (chosen, spin) == (1, "unset")
 
 
-def test_explicit_wait_policy_and_thread_count_kept():
+def test_explicit_thread_settings_kept():
     chosen, maximum, spin = numba_threads_chosen("early", GOMP_SPINCOUNT="1000",
                                                  NUMBA_NUM_THREADS="1")
     assert (chosen, spin) == (1, "1000")
@@ -159,7 +159,7 @@ needs_openblas = pytest.mark.skipif(
 
 @needs_openblas
 @pytest.mark.parametrize("N, threads", [(1, 2), (2, 2), (7, 3), (32, 2), (5, 8)])
-def test_batch_ranges_cover_the_batch_evenly(restore_batch_threads, N, threads):
+def test_batch_ranges_cover_evenly(restore_batch_threads, N, threads):
     runtime.set_batch_threads(threads)
     ranges = runtime.batch_ranges(N)
     assert len(ranges) == min(N, threads)
@@ -178,13 +178,13 @@ def test_small_work_stays_on_one_thread(restore_batch_threads):
     assert len(runtime.batch_ranges(8, per_sample)) == 2
 
 
-def test_map_batch_returns_results_in_range_order():
+def test_map_batch_keeps_range_order():
     ranges = [(0, 3), (3, 5), (5, 9)]
     assert runtime.map_batch(lambda n0, n1: list(range(n0, n1)), ranges) == [
         [0, 1, 2], [3, 4], [5, 6, 7, 8]]
 
 
-def test_map_batch_waits_for_every_range_before_raising():
+def test_map_batch_waits_before_raising():
     finished = []
 
     def work(n0, n1):
@@ -210,9 +210,9 @@ def test_map_batch_gemms_use_one_blas_thread():
 
 
 @needs_openblas
-def test_configure_moves_blas_threads_to_the_batch_split(restore_numba_threads,
-                                                          restore_batch_threads,
-                                                          restore_spin_setting):
+def test_configure_moves_blas_threads_to_split(restore_numba_threads,
+                                               restore_batch_threads,
+                                               restore_spin_setting):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(2, user_api="blas"):
@@ -232,7 +232,7 @@ def test_nested_map_batch_runs_in_turn():
 
 
 @needs_openblas
-def test_concurrent_splits_restore_the_blas_thread_count():
+def test_concurrent_splits_restore_blas_threads():
     import threading
 
     from threadpoolctl import threadpool_limits
@@ -267,7 +267,7 @@ def test_set_batch_threads_takes_numpy_integers(restore_batch_threads):
     assert runtime.batch_threads() == 2
 
 
-def test_harness_numba_threads_within_numba_maximum(monkeypatch):
+def test_harness_numba_threads_capped(monkeypatch):
     from benchmarks.harness import numba_threads
 
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
@@ -291,7 +291,7 @@ print(os.waitstatus_to_exitcode(status))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_forked_child_splits_with_a_new_pool():
+def test_forked_child_gets_new_pool():
     result = subprocess.run([sys.executable, "-c", FORKED_SPLIT], capture_output=True,
                             text=True, check=True, timeout=60)
     assert result.stdout.strip() == "0", result.stderr
@@ -348,7 +348,7 @@ except KeyboardInterrupt:
 """
 
 
-def test_ctrl_c_waits_for_the_pool_ranges():
+def test_ctrl_c_waits_for_pool():
     result = subprocess.run([sys.executable, "-c", SECOND_CTRL_C], capture_output=True,
                             text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[1]", result.stderr
@@ -365,7 +365,7 @@ except ValueError as error:
 
 @pytest.mark.skipif(importlib.util.find_spec("tbb") is not None,
                     reason="TBB is installed, so its layer starts")
-def test_missing_threading_layer_names_the_variable():
+def test_missing_threading_layer_named():
     env = {**os.environ, "NUMBA_THREADING_LAYER": "tbb"}
     env.pop("NUMBA_NUM_THREADS", None)
     result = subprocess.run([sys.executable, "-c", MISSING_LAYER], env=env,

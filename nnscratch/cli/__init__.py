@@ -145,7 +145,8 @@ def output_folder(text):
     """
     if not text:
         raise argparse.ArgumentTypeError(
-            "an empty path; name a folder (use . for the current one)")
+            "missing path (an empty string); give a folder, or . for the "
+            "current one")
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
     _check_can_create(text)
@@ -161,7 +162,8 @@ def output_file(*suffixes):
     def parse(text):
         if not text:
             raise argparse.ArgumentTypeError(
-                f"an empty path; name a file ending in {suffixes[0]}")
+                f"missing path (an empty string); give a file ending in "
+                f"{suffixes[0]}")
         if os.path.isdir(text):
             raise argparse.ArgumentTypeError(
                 f"{text!r} is a folder, but a file ending in {suffixes[0]} is expected")

@@ -28,10 +28,12 @@ def register(subparsers):
     parser.add_argument("--threshold", type=probability, default=None, metavar="T",
                         help="face probability a window needs, in [0, 1] "
                              "(default: the detector's, 0.98)")
-    parser.add_argument("--iou-threshold", type=probability, default=None, metavar="IOU",
+    parser.add_argument("--iou-threshold", type=probability, default=None,
+                        metavar="IOU",
                         help="non-max suppression drops a box overlapping a better "
                              "one by more than this IoU (default 0.3)")
-    parser.add_argument("--min-size", type=positive_float, default=None, metavar="PIXELS",
+    parser.add_argument("--min-size", type=positive_float, default=None,
+                        metavar="PIXELS",
                         help="smallest face side searched, in pixels (default 24)")
     parser.add_argument("--weights", metavar="W",
                         help="checkpoint written by `nnscratch train faces` "

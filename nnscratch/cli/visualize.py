@@ -45,8 +45,8 @@ def run(args):
         summary = visualize_checkpoint(args.checkpoint, args.output, data=args.data,
                                        units=args.units, max_images=args.max_images)
     except NotImplementedError as error:
-        # A layer the receptive-field arithmetic does not cover: the
-        # checkpoint is the problem, not the code.
+        # The receptive-field arithmetic does not cover one of the
+        # checkpoint's layers, so it is reported as bad input.
         raise ValueError(str(error)) from error
     print(summary["receptive_fields"], end="")
     convs = len(summary["layers"])

@@ -402,8 +402,8 @@ def conv2d_backward(dout, cache, input_grad=True):
         return _backward_samples(x, dout, W_matrix, n_lo, n_hi, geometry, budget,
                                  dx, has_bias)
 
-    # Each range adds its own samples' parameter gradients; summed in range
-    # order, so runs with the same thread count round the same way.
+    # Each range returns its own samples' parameter gradients. They are added
+    # in range order, so runs with the same thread count round the same way.
     parts = runtime.map_batch(backward_samples, ranges)
     dW_transposed = sum(dW_part for dW_part, _ in parts)
     db = sum(db_part for _, db_part in parts) if has_bias else None
@@ -412,9 +412,12 @@ def conv2d_backward(dout, cache, input_grad=True):
 
 def _backward_samples(x, dout, W_matrix, n_lo, n_hi, geometry, max_cols_bytes, dx,
                       has_bias):
-    """Return samples ``n_lo:n_hi``'s weight gradient, transposed (K, F), and
-    bias gradient (None without bias); write their input gradient into ``dx``
-    unless ``dx`` is None."""
+    """Return the weight gradient, transposed (K, F), and the bias gradient
+    (F,) of samples ``n_lo:n_hi``, and write their input gradient into ``dx``.
+
+    The bias gradient is None without bias, and ``dx`` is left alone when it
+    is None.
+    """
     KH, KW, SH, SW, top, left, OH, OW = geometry
     F, K = W_matrix.shape
     db = dout[n_lo:n_hi].sum(axis=(0, 2, 3)) if has_bias else None

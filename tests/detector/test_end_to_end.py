@@ -154,7 +154,7 @@ def detector_metadata(checkpoint):
     return load_checkpoint(checkpoint)[1]["detector"]
 
 
-def test_resume_check_accepts_the_same_settings(trained):
+def test_resume_check_accepts_same_settings(trained):
     out, _ = trained
     check_resume_matches(out / "last.npz", detector_metadata(out / "last.npz"))
 
@@ -164,7 +164,7 @@ def test_resume_check_accepts_the_same_settings(trained):
     ("grid_stride", 16, "--grid-stride"),
     ("class_names", ["square", "circle"], "--data"),
 ])
-def test_resume_check_names_the_changed_setting(trained, key, value, option):
+def test_resume_check_names_setting(trained, key, value, option):
     out, _ = trained
     metadata = {**detector_metadata(out / "last.npz"), key: value}
     with pytest.raises(ValueError, match=f"trained with {key} .*same {option}"):
@@ -179,7 +179,7 @@ def test_resume_check_rejects_other_anchors(trained, anchors):
         check_resume_matches(out / "last.npz", metadata)
 
 
-def test_resume_with_another_image_size_is_refused(tmp_path, capsys):
+def test_resume_other_image_size_rejected(tmp_path, capsys):
     out = tmp_path / "run"
     common = ["train", "detector", "--train-size", "16", "--out", str(out)]
     assert main([*common, "--epochs", "1", "--image-size", "64"]) == 0

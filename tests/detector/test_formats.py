@@ -68,14 +68,14 @@ def test_yolo_dataset_without_yaml_is_rejected(tmp_path):
 
 @pytest.mark.parametrize("content", [b"just some text\n", b"\x89PNG\r\n\x1a\n\xff\xfe",
                                      b"key: [unclosed\n"])
-def test_file_that_is_no_dataset_yaml_is_named(tmp_path, content):
+def test_non_yaml_dataset_file_named(tmp_path, content):
     path = tmp_path / "notes.png"
     path.write_bytes(content)
     with pytest.raises(ValueError, match="notes.png is not a YOLO dataset YAML"):
         read_yaml(path)
 
 
-def test_dataset_yaml_without_names_asks_for_them(tmp_path):
+def test_dataset_yaml_without_names(tmp_path):
     path = tmp_path / "data.yaml"
     path.write_text("train: images/train\nval: images/val\n")
     with pytest.raises(ValueError, match="needs a 'names' entry"):

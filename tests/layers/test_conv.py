@@ -96,8 +96,8 @@ def test_chunked_conv_equals_unchunked(geometry, seed):
 @given(N=st.integers(1, 5), OH=st.integers(1, 9), OW=st.integers(1, 9),
        column_bytes=st.integers(1, 64), max_cols_bytes=st.integers(1, 4096),
        start=st.integers(0, 3))
-def test_conv_tiles_cover_each_output_row_once(N, OH, OW, column_bytes,
-                                               max_cols_bytes, start):
+def test_conv_tiles_cover_rows_once(N, OH, OW, column_bytes, max_cols_bytes,
+                                    start):
     tiles = conv_tiles(N, OH, OW, column_bytes, max_cols_bytes, start=start)
     covered = [(n, r) for n0, n1, r0, r1 in tiles
                for n in range(n0, n1) for r in range(r0, r1)]
@@ -112,7 +112,7 @@ def test_conv_tiles_cover_each_output_row_once(N, OH, OW, column_bytes,
 @contextlib.contextmanager
 def batch_split(threads):
     """Split every batch over up to ``threads`` threads, however small the
-    layer; yield the list of range counts that ``map_batch`` was given."""
+    layer, and yield the list of range counts passed to ``map_batch``."""
     if runtime._openblas_thread_functions() is None:
         pytest.skip("numpy's BLAS is not its bundled OpenBLAS, so batches stay whole")
     calls = []
@@ -144,8 +144,8 @@ def conv_results(geometry, seed, input_grad=True, max_cols_bytes=None):
 
 @given(geometry=conv_geometries(min_batch=2, max_batch=5), seed=seeds,
        max_cols_bytes=st.sampled_from([None, 1]), input_grad=st.booleans())
-def test_batch_split_over_threads_equals_one_thread(geometry, seed, max_cols_bytes,
-                                                    input_grad):
+def test_batch_split_equals_one_thread(geometry, seed, max_cols_bytes,
+                                       input_grad):
     single = conv_results(geometry, seed, input_grad, max_cols_bytes)
     with batch_split(3) as range_counts:
         split = conv_results(geometry, seed, input_grad, max_cols_bytes)
@@ -155,8 +155,8 @@ def test_batch_split_over_threads_equals_one_thread(geometry, seed, max_cols_byt
         if serial is None:
             assert ours is None
             continue
-        # Each thread sums its own samples' weight gradient; the rest is the
-        # same arithmetic on the same tiles.
+        # Each thread sums its own samples' weight gradient, and the rest is
+        # the same arithmetic on the same tiles.
         np.testing.assert_allclose(ours, serial, rtol=1e-12, atol=1e-13, err_msg=name)
 
 

@@ -254,7 +254,7 @@ def test_image_size_below_pools_rejected(tmp_path, capsys):
     assert "must be at least 4, got 3" in error
 
 
-def test_image_size_minimum_matches_the_network_pools():
+def test_image_size_minimum_matches_pools():
     from nnscratch.cli.siamese import MIN_IMAGE_SIZE
     from nnscratch.siamese.model import build_siamese_network
 
@@ -263,7 +263,7 @@ def test_image_size_minimum_matches_the_network_pools():
         build_siamese_network(image_size=MIN_IMAGE_SIZE - 1)
 
 
-def test_identify_gallery_that_is_a_file(trained, tmp_path, capsys):
+def test_identify_gallery_is_a_file(trained, tmp_path, capsys):
     gallery = tmp_path / "gallery.png"
     gallery.write_bytes((trained["gallery"] / "camera.png").read_bytes())
     status = main(["siamese", "identify", str(gallery), "--gallery", str(gallery),

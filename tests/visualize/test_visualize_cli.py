@@ -101,8 +101,7 @@ def test_empty_data_folder_fails_with_message(classifier_checkpoint, tmp_path, c
     assert "no image files" in capsys.readouterr().err
 
 
-def test_image_below_the_network_minimum_is_named(classifier_checkpoint, tmp_path,
-                                                  capsys):
+def test_too_small_image_named(classifier_checkpoint, tmp_path, capsys):
     from nnscratch.visualize.report import smallest_input_side
     from nnscratch.zoo import load_model
 
@@ -120,18 +119,19 @@ def test_image_below_the_network_minimum_is_named(classifier_checkpoint, tmp_pat
     assert f"need at least {side} a side" in err
 
 
-def test_smallest_side_is_the_first_that_runs(classifier_checkpoint):
+def test_smallest_side_runs_first(classifier_checkpoint):
     from nnscratch.visualize.report import smallest_input_side
     from nnscratch.visualize.top_patches import unit_layers
     from nnscratch.zoo import load_model
 
     model, _ = load_model(classifier_checkpoint)
     side = smallest_input_side(model, 1)
-    shown = [layer for _, layer in model.named_layers()][: unit_layers(model)[-1] + 1]
+    shown_layers = [layer for _, layer in model.named_layers()][
+        : unit_layers(model)[-1] + 1]
 
     def run(size):
         x = np.zeros((1, 1, size, size), np.float32)
-        for layer in shown:
+        for layer in shown_layers:
             x = layer.forward(x)
 
     run(side)
