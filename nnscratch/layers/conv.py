@@ -33,13 +33,21 @@ into fewer ranges, so that each has at least ``runtime.MIN_SPLIT_WORK``
 FLOPs.
 
 A kernel that covers the whole unpadded input (a fully connected layer run
-as a convolution) skips im2col: its columns are the flattened samples.
+as a convolution) skips im2col: its columns are the flattened samples. A
+stride-1 layer with few input channels (RGB images) skips it too and runs
+the direct kernels of ``conv_direct``, because its GEMM would be thin
+(``conv_direct.direct_applies`` says which layers).
 """
 
 import numpy as np
 
 from nnscratch import init, runtime
 from nnscratch.kernels.im2col import col2im_tile, im2col_tile
+from nnscratch.layers.conv_direct import (
+    direct_applies,
+    direct_backward_samples,
+    direct_forward_samples,
+)
 from nnscratch.layers.base import (
     Layer,
     check_dtype_matches,
@@ -296,6 +304,7 @@ def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COL
     top, _, left, _ = pads
     OH, OW = conv_geometry(x.shape, (KH, KW), stride, pads, "Conv2d")
     x = np.ascontiguousarray(x)
+    weight = np.ascontiguousarray(weight)
 
     W_matrix = weight.reshape(F, C * KH * KW)
     cache = (x, weight, bias is not None, stride, pads, (OH, OW), max_cols_bytes)
@@ -311,9 +320,13 @@ def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COL
     geometry = (KH, KW, SH, SW, top, left, OH, OW)
     ranges = runtime.batch_ranges(N, work_per_sample=2 * F * OH * OW * C * KH * KW)
     budget = tile_budget(max_cols_bytes, split=len(ranges) > 1)
+    direct = direct_applies(C, (KH, KW), stride, pads)
 
     def forward_samples(n_lo, n_hi):
-        _forward_samples(x, W_matrix, bias, n_lo, n_hi, geometry, budget, out)
+        if direct:
+            direct_forward_samples(x, weight, bias, n_lo, n_hi, pads, out)
+        else:
+            _forward_samples(x, W_matrix, bias, n_lo, n_hi, geometry, budget, out)
 
     runtime.map_batch(forward_samples, ranges)
     return out, cache
@@ -397,17 +410,22 @@ def conv2d_backward(dout, cache, input_grad=True):
     geometry = (KH, KW, SH, SW, top, left, OH, OW)
     ranges = runtime.batch_ranges(N, work_per_sample=6 * F * OH * OW * K)
     budget = tile_budget(max_cols_bytes, split=len(ranges) > 1)
+    direct = direct_applies(C, (KH, KW), stride, pads)
 
     def backward_samples(n_lo, n_hi):
-        return _backward_samples(x, dout, W_matrix, n_lo, n_hi, geometry, budget,
-                                 dx, has_bias)
+        if direct:
+            return direct_backward_samples(x, dout, weight, n_lo, n_hi, pads, dx,
+                                           has_bias)
+        dW_transposed, db = _backward_samples(x, dout, W_matrix, n_lo, n_hi,
+                                              geometry, budget, dx, has_bias)
+        return dW_transposed.T.reshape(weight.shape), db
 
     # Each range returns its own samples' parameter gradients. They are added
     # in range order, so runs with the same thread count round the same way.
     parts = runtime.map_batch(backward_samples, ranges)
-    dW_transposed = sum(dW_part for dW_part, _ in parts)
+    dW = sum(dW_part for dW_part, _ in parts)
     db = sum(db_part for _, db_part in parts) if has_bias else None
-    return dx, dW_transposed.T.reshape(weight.shape), db
+    return dx, dW, db
 
 
 def _backward_samples(x, dout, W_matrix, n_lo, n_hi, geometry, max_cols_bytes, dx,
