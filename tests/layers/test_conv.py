@@ -10,8 +10,21 @@ from hypothesis import strategies as st
 from strategies import Geometry, conv_geometries, normal_array, seeds
 
 from nnscratch import runtime
-from nnscratch.layers import Conv2d
+from nnscratch.layers import Conv2d, conv_direct
 from nnscratch.layers.conv import conv_tiles
+
+# The two ways a stride-1 layer can run: im2col + GEMM, or the direct kernels
+# (which the library picks for inputs with few channels).
+CONV_PATHS = ["im2col", "direct"]
+
+
+@contextlib.contextmanager
+def conv_path(path):
+    """Send every layer that the direct kernels can run to ``path``."""
+    limit = {"im2col": 0, "direct": 10**6}[path]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv_direct, "DIRECT_MAX_CHANNELS", limit)
+        yield
 
 
 def make_conv(geometry, padding=None, bias=True, seed=0):
@@ -30,19 +43,23 @@ def make_conv(geometry, padding=None, bias=True, seed=0):
 # (5 + 2 - 2) = 5 is not a multiple of stride 3, and the kernel is 2x3.
 @example(geometry=Geometry(N=2, C=2, H=5, W=6, KH=2, KW=3, SH=3, SW=2, PH=1, PW=0,
                            F=3), bias=True, seed=1)
-def test_conv_gradients_match_central_differences(geometry, bias, seed):
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_conv_gradients_match_central_differences(path, geometry, bias, seed):
     conv = make_conv(geometry, bias=bias, seed=seed)
     x = normal_array(seed, geometry.input_shape)
-    errors = check_layer_gradients(conv, x, seed=seed)
+    with conv_path(path):
+        errors = check_layer_gradients(conv, x, seed=seed)
     assert set(errors) == {"x", "weight"} | ({"bias"} if bias else set())
 
 
 @given(geometry=conv_geometries(max_stride=1, max_padding=0), seed=seeds,
        padding=st.sampled_from(["same", "valid", 1, (0, 2)]))
-def test_conv_gradients_for_each_padding_form(geometry, seed, padding):
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_conv_gradients_for_each_padding_form(path, geometry, seed, padding):
     conv = make_conv(geometry, padding=padding, seed=seed)
     x = normal_array(seed, geometry.input_shape)
-    check_layer_gradients(conv, x, seed=seed)
+    with conv_path(path):
+        check_layer_gradients(conv, x, seed=seed)
 
 
 @given(geometry=conv_geometries(), seed=seeds)
@@ -144,11 +161,13 @@ def conv_results(geometry, seed, input_grad=True, max_cols_bytes=None):
 
 @given(geometry=conv_geometries(min_batch=2, max_batch=5), seed=seeds,
        max_cols_bytes=st.sampled_from([None, 1]), input_grad=st.booleans())
-def test_batch_split_equals_one_thread(geometry, seed, max_cols_bytes,
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_batch_split_equals_one_thread(path, geometry, seed, max_cols_bytes,
                                        input_grad):
-    single = conv_results(geometry, seed, input_grad, max_cols_bytes)
-    with batch_split(3) as range_counts:
-        split = conv_results(geometry, seed, input_grad, max_cols_bytes)
+    with conv_path(path):
+        single = conv_results(geometry, seed, input_grad, max_cols_bytes)
+        with batch_split(3) as range_counts:
+            split = conv_results(geometry, seed, input_grad, max_cols_bytes)
     # Forward and backward each split, unless the kernel covers the input.
     assert range_counts in ([min(3, geometry.N)] * 2, []), range_counts
     for name, ours, serial in zip(("out", "dx", "weight", "bias"), split, single):
@@ -221,12 +240,14 @@ def test_conv_keeps_dtype(dtype):
 
 
 @given(geometry=conv_geometries(), bias=st.booleans(), seed=seeds)
-def test_conv_matches_torch(torch, geometry, seed, bias):
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_conv_matches_torch(torch, path, geometry, seed, bias):
     conv = make_conv(geometry, bias=bias, seed=seed)
     x = normal_array(seed, geometry.input_shape)
-    out = conv.forward(x)
-    dout = normal_array(seed + 1, out.shape)
-    dx = conv.backward(dout)
+    dout = normal_array(seed + 1, conv.output_shape(x.shape))
+    with conv_path(path):
+        out = conv.forward(x)
+        dx = conv.backward(dout)
 
     x_t = torch.tensor(x, requires_grad=True)
     weight_t = torch.tensor(conv.params["weight"], requires_grad=True)
@@ -247,12 +268,14 @@ def test_conv_matches_torch(torch, geometry, seed, bias):
 # PyTorch warns that an even kernel with padding="same" copies the input.
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @given(geometry=conv_geometries(max_stride=1, max_padding=0), seed=seeds)
-def test_same_padding_matches_torch(torch, geometry, seed):
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_same_padding_matches_torch(torch, path, geometry, seed):
     # Even kernels pad one more row and column after the input than before.
     conv = make_conv(geometry, padding="same", seed=seed)
     x = normal_array(seed, geometry.input_shape)
-    out = conv.forward(x)
-    dx = conv.backward(np.ones_like(out))
+    with conv_path(path):
+        out = conv.forward(x)
+        dx = conv.backward(np.ones_like(out))
 
     x_t = torch.tensor(x, requires_grad=True)
     weight_t = torch.tensor(conv.params["weight"])
