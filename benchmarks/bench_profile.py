@@ -1,17 +1,25 @@
 """Where the time of the largest course convolution goes, part by part.
 
 The case is ``Conv2d(3, 16, 5, padding=2)`` forward and backward on a batch
-of 32 x 3 x 224 x 224, split over threads and cut into tiles as
-``conv2d_forward`` does at the current thread count (``runtime.batch_ranges``
-and ``tile_budget``). Each row times one part over every tile of the batch,
-with the threads working at once as in the layer:
-the im2col copy (run twice per step, once in forward and once in backward),
-the three GEMMs (forward, weight gradient, column gradient) and col2im. The
-last row is the whole layer, for comparison with the sum of its parts, which
+of 32 x 3 x 224 x 224, split over threads as ``conv2d_forward`` does at the
+current thread count (``runtime.batch_ranges``). With three input channels
+the layer runs the direct kernels (``nnscratch.layers.conv_direct``); the
+rows show both ways to compute it, each part timed over the whole batch
+with the threads working at once as in the layer.
+
+Direct path: the forward pass, the backward pass without the input gradient
+(weight and bias gradients), and the whole backward pass; each includes its
+copies into padded buffers and out of them.
+
+im2col path (what the layer did before the direct kernels, and still does
+with more channels), cut into the layer's tiles (``tile_budget``): the
+im2col copy (run twice per step, once in forward and once in backward), the
+three GEMMs (forward, weight gradient, column gradient) and col2im. Each
+part reuses one tile's buffers, so its data sits in cache as it does inside
+the layer, and the inputs of every tile are distinct. The sum of these parts
 leaves out the Python loop, allocation and the bias terms.
 
-Each part reuses one tile's buffers, so its data sits in cache as it does
-inside the layer. The inputs of every tile are distinct, as in the layer.
+The last two rows are the whole layer on each path.
 """
 
 import numpy as np
@@ -19,8 +27,12 @@ import numpy as np
 from benchmarks.harness import Case
 from nnscratch import init, runtime
 from nnscratch.kernels.im2col import col2im_tile, im2col_tile
-from nnscratch.layers import Conv2d
+from nnscratch.layers import Conv2d, conv_direct
 from nnscratch.layers.conv import DEFAULT_MAX_COLS_BYTES, conv_tiles, tile_budget
+from nnscratch.layers.conv_direct import (
+    direct_backward_samples,
+    direct_forward_samples,
+)
 
 GROUP = "profile"
 
@@ -86,21 +98,49 @@ def _parts(N, C, size, F, kernel, pad):
     def col2im_part(bounds, n0, n1, r0, r1):
         col2im_tile(views(bounds, n0, n1, r0, r1)[0], n0, n1, r0, r1, *geometry, dx)
 
+    weight, bias = conv.params["weight"], conv.params["bias"]
+    pads = (pad,) * 4
+    out = np.empty_like(dout)
+
+    def over_ranges(work):
+        """Return a call that runs ``work(n_lo, n_hi)`` on the layer's ranges."""
+        return lambda: runtime.map_batch(work, ranges)
+
     def layer():
         conv.forward(x)
         conv.backward(dout)
 
-    count = sum(len(part) for part in tiles.values())
+    def im2col_layer():
+        previous = conv_direct.DIRECT_MAX_CHANNELS
+        conv_direct.DIRECT_MAX_CHANNELS = 0
+        try:
+            layer()
+        finally:
+            conv_direct.DIRECT_MAX_CHANNELS = previous
+
     label = (f"conv {C}->{F} {kernel}x{kernel}, {N}x{C}x{size}x{size}, "
-             f"{len(ranges)} thread(s) x {count // len(ranges)} tiles")
-    yield f"{label}: im2col (once)", over_tiles(im2col_part), None
-    yield f"{label}: GEMM forward", over_tiles(gemm_part("forward")), flops
-    yield (f"{label}: GEMM weight gradient", over_tiles(gemm_part("weight gradient")),
+             f"{len(ranges)} thread(s)")
+    yield (f"{label}: direct forward",
+           over_ranges(lambda lo, hi: direct_forward_samples(x, weight, bias, lo, hi,
+                                                              pads, out)), flops)
+    yield (f"{label}: direct weight and bias gradients",
+           over_ranges(lambda lo, hi: direct_backward_samples(
+               x, dout, weight, lo, hi, pads, None, True)), flops)
+    yield (f"{label}: direct backward (with input gradient)",
+           over_ranges(lambda lo, hi: direct_backward_samples(
+               x, dout, weight, lo, hi, pads, dx, True)), 2 * flops)
+
+    count = sum(len(part) for part in tiles.values())
+    path = f"{label}, im2col path in {count // len(ranges)} tiles per thread"
+    yield f"{path}: im2col (once)", over_tiles(im2col_part), None
+    yield f"{path}: GEMM forward", over_tiles(gemm_part("forward")), flops
+    yield (f"{path}: GEMM weight gradient", over_tiles(gemm_part("weight gradient")),
            flops)
-    yield (f"{label}: GEMM column gradient", over_tiles(gemm_part("column gradient")),
+    yield (f"{path}: GEMM column gradient", over_tiles(gemm_part("column gradient")),
            flops)
-    yield f"{label}: col2im", over_tiles(col2im_part), None
-    yield f"{label}: whole fwd+bwd", layer, 3 * flops
+    yield f"{path}: col2im", over_tiles(col2im_part), None
+    yield f"{path}: whole fwd+bwd", im2col_layer, 3 * flops
+    yield f"{label}: whole fwd+bwd, direct path (the layer)", layer, 3 * flops
 
 
 def cases(quick=False):

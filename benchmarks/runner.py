@@ -153,6 +153,25 @@ def build_parser(parser=None):
     return parser
 
 
+def check_out_folder(out_dir):
+    """Raise ValueError if results could not be written to ``out_dir``.
+
+    Checked before the run, so that minutes of timings are not lost to a
+    mistyped path at the end.
+    """
+    if not out_dir:
+        raise ValueError("--out is empty; give a folder for results.md and "
+                         "results.json")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out {out_dir} is a file, not a folder; give a folder "
+                         "for results.md and results.json")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"--out {out_dir}: {parent} is a file, not a folder")
+
+
 def write_results(runs, out_dir, command):
     """Write results.md and results.json to ``out_dir``; return the table text."""
     table = markdown_table([(run["threads"], run["rows"]) for run in runs])
@@ -243,6 +262,7 @@ def run_from_arguments(args, command):
     """
     try:
         groups = resolve_groups(args.groups)
+        check_out_folder(args.out)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -89,6 +89,23 @@ def test_unknown_group_is_rejected(capsys):
     assert "unknown benchmark group" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("out, message", [
+    ("", "--out is empty"),
+    ("results_file", "is a file, not a folder"),
+    ("results_file/below", "is a file, not a folder"),
+])
+def test_unusable_out_folder_is_rejected_before_the_run(tmp_path, monkeypatch,
+                                                         capsys, out, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results_file").write_text("not a folder", encoding="utf-8")
+    monkeypatch.setattr(runner, "run", lambda *args, **kwargs: pytest.fail("ran"))
+
+    status = runner.main(["gemm", "--quick", "--threads", "1", "--out", out])
+
+    assert status == 2
+    assert message in capsys.readouterr().err
+
+
 def test_restart_keeps_user_thread_settings(monkeypatch):
     calls = []
 

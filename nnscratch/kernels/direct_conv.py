@@ -1,9 +1,9 @@
 """Direct convolution at stride 1: the forward pass and the weight gradient
 computed from the image itself, without a column matrix.
 
-An input with few channels makes im2col + GEMM wasteful: the GEMM's inner
+An input with few channels makes im2col + GEMM wasteful. The GEMM's inner
 dimension C * KH * KW is small (75 for RGB and 5x5), so the BLAS spends much
-of its time packing, and the column matrix copies every pixel KH * KW times.
+of its time packing. And the column matrix copies every pixel KH * KW times.
 These kernels read the padded image in place.
 
 Flat rows. Let ``x`` be one padded image of shape (C, Hp, Wp), flattened to
@@ -22,13 +22,14 @@ image. The weight gradient is the same sum read the other way::
 
     dW[f, c, i, j] += sum over t of d[f, t] * x[c, t + i * width + j]   (2)
 
-where ``d`` holds the output gradient in the same flat layout, with zeros in
+where ``d`` is the output gradient in the same flat layout, with zeros in
 the wrapped columns so that they add nothing.
 
 The NumPy twins write (1) and (2) as one small GEMM per kernel offset (i, j)
 over shifted slices of the flat rows. The Numba kernels keep a tile of
-results in registers: four filters at once in (1), so each pixel loaded
-serves four multiply-adds; four filters by two kernel taps in (2). On one
+results in registers. In (1) they are four filters at once, so each pixel
+loaded serves four multiply-adds. In (2) they are four filters by two kernel
+taps. On one
 AMD EPYC Zen 4 core, the forward pass of the course's first layer (3 -> 16
 filters, 5x5, one 228 x 228 padded image) took 1.14 ms (105 GFLOP/s, about
 the float32 GEMM ceiling) and its weight gradient 1.46 ms.
@@ -85,8 +86,9 @@ def _correlate_rows_kernel(KW):
 
     KW is a constant of the compiled code, so LLVM unrolls the loop over the
     kernel's columns and keeps each output in a register while it adds all
-    KW terms; a loop bound read at run time left the loop rolled and ran
-    about 6x slower.
+    KW terms. With KW read from the array's shape instead, the same code took
+    14.2 ms instead of 1.14 ms on the course's first layer (one 228 x 228
+    image, one core): LLVM then vectorised the short loop over j.
     """
 
     @numba.njit(cache=True, nogil=True, fastmath=_FLAGS)

@@ -1,6 +1,6 @@
 """Stride-1 convolution of inputs with few channels, without im2col.
 
-``Conv2d`` sends a layer here when ``direct_applies`` says so: stride 1,
+``Conv2d`` sends a layer here when ``direct_applies`` returns True: stride 1,
 at most ``DIRECT_MAX_CHANNELS`` input channels, and padding smaller than the
 kernel on every side. Each sample is padded into a buffer of flat rows and
 convolved by ``nnscratch.kernels.direct_conv``, whose docstring derives the
@@ -15,14 +15,14 @@ kernel turned by 180 degrees and its filter and channel axes swapped:
 ``dx[c, h, w] = sum over f, i, j of W[f, c, i, j] * dout[f, h + P_top - i,
 w + P_left - j]``. With ``i' = KH - 1 - i`` this reads
 ``W_flipped[c, f, i', j'] * dout_pad[f, h + i', w + j']``, where ``dout_pad``
-holds ``dout`` shifted down by ``KH - 1 - P_top`` rows and right by
+is ``dout`` shifted down by ``KH - 1 - P_top`` rows and right by
 ``KW - 1 - P_left`` columns, with zeros around it.
 
 Each function handles samples ``n_lo:n_hi`` so that ``runtime.map_batch``
 can run ranges of the batch at once; buffers are per range. Small images are
 stacked one under another into a tall image, so that one kernel call covers
-several samples: each sample's padded rows keep the windows of one sample
-off the next, and the output rows that straddle two samples are dropped.
+several samples. Each sample's padding keeps its windows apart from the next
+sample's pixels, and the output rows that straddle two samples are dropped.
 
 On one core of the development VM (AMD EPYC Zen 4), forward and backward of
 the course's first layer (32 x 3 x 224 x 224, 16 filters 5x5, padding 2)
@@ -39,7 +39,7 @@ from nnscratch.kernels.direct_conv import correlate_rows, weight_correlation
 DIRECT_MAX_CHANNELS = 4
 
 # Small images are stacked one under another into one tall image, so that one
-# kernel call covers several samples; a stack's output holds about this many
+# kernel call covers several samples. A stack's output takes about this many
 # bytes (one sample at least).
 STACK_BYTES = 2**20
 
@@ -63,8 +63,10 @@ def stack_size(channels, rows, width, itemsize):
 
 def stacked_length(samples, rows, out_rows, width, out_cols):
     """Return the number of flat positions t that cover ``samples`` stacked
-    images of ``rows`` rows each, up to the last output pixel of the last one:
-    its row is (samples - 1) * rows + out_rows - 1 and its column out_cols - 1.
+    images of ``rows`` rows each, up to the last output pixel of the last one.
+
+    That pixel is in row (samples - 1) * rows + out_rows - 1 of the stack and
+    in column out_cols - 1.
     """
     return ((samples - 1) * rows + out_rows - 1) * width + out_cols
 
@@ -93,8 +95,7 @@ def direct_forward_samples(x, weight, bias, n_lo, n_hi, pads, out):
     initial = bias if bias is not None else np.zeros(F, dtype=x.dtype)
     for n in range(n_lo, n_hi, per_stack):
         m = min(per_stack, n_hi - n)
-        x_stack[:, :m, top : top + H, left : left + W] = x[n : n + m].transpose(
-            1, 0, 2, 3)
+        _place(x[n : n + m], x_stack, top, left)
         length = stacked_length(m, rows, OH, width, OW)
         correlate_rows(x_stack.reshape(C, -1), weight, width, length, initial,
                        flat.reshape(F, -1))
@@ -124,12 +125,11 @@ def direct_backward_samples(x, dout, weight, n_lo, n_hi, pads, dx, has_bias):
     db = dout[n_lo:n_hi].sum(axis=(0, 2, 3)) if has_bias else None
     input_grad = None
     if dx is not None:
-        input_grad = _InputGradient(weight, pads, (H, W), (OH, OW), per_stack)
+        input_grad = _InputGradient(weight, pads, (H, W), per_stack)
     for n in range(n_lo, n_hi, per_stack):
         m = min(per_stack, n_hi - n)
-        x_stack[:, :m, top : top + H, left : left + W] = x[n : n + m].transpose(
-            1, 0, 2, 3)
-        dout_stack[:, :m, :OH, :OW] = dout[n : n + m].transpose(1, 0, 2, 3)
+        _place(x[n : n + m], x_stack, top, left)
+        _place(dout[n : n + m], dout_stack, 0, 0)
         length = stacked_length(m, rows, OH, width, OW)
         weight_correlation(x_stack.reshape(C, -1), dout_stack.reshape(F, -1), width,
                            length, dW)
@@ -138,15 +138,21 @@ def direct_backward_samples(x, dout, weight, n_lo, n_hi, pads, dx, has_bias):
     return dW, db
 
 
+def _place(images, stack, top, left):
+    """Copy ``images`` (m, C, H, W) into the first m samples of ``stack``
+    (C, samples, rows, width), with their top-left pixel at (top, left)."""
+    m, _, H, W = images.shape
+    stack[:, :m, top : top + H, left : left + W] = images.transpose(1, 0, 2, 3)
+
+
 class _InputGradient:
     """The input gradient of a stack of samples: the full correlation of their
     output gradient with the flipped kernel (see the module docstring)."""
 
-    def __init__(self, weight, pads, input_size, output_size, per_stack):
+    def __init__(self, weight, pads, input_size, per_stack):
         F, C, KH, KW = weight.shape
         top, _, left, _ = pads
         H, W = input_size
-        OH, OW = output_size
         # The kernel computes four output channels at a time and is about
         # twice as fast per channel that way, so C is rounded up to a multiple
         # of four with zero filters whose outputs are dropped.
@@ -154,8 +160,7 @@ class _InputGradient:
         self.flipped = np.zeros((C_blocked, F, KH, KW), dtype=weight.dtype)
         self.flipped[:C] = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
         self.rows, self.width = H + KH - 1, W + KW - 1
-        self.dout_rows = slice(KH - 1 - top, KH - 1 - top + OH)
-        self.dout_cols = slice(KW - 1 - left, KW - 1 - left + OW)
+        self.dout_offset = (KH - 1 - top, KW - 1 - left)
         self.dout_stack = np.zeros((F, per_stack, self.rows, self.width),
                                    dtype=weight.dtype)
         self.flat = np.empty((C_blocked, per_stack, self.rows, self.width),
@@ -168,8 +173,7 @@ class _InputGradient:
         C, H, W = self.size
         F = self.dout_stack.shape[0]
         m = dout.shape[0]
-        self.dout_stack[:, :m, self.dout_rows, self.dout_cols] = dout.transpose(
-            1, 0, 2, 3)
+        _place(dout, self.dout_stack, *self.dout_offset)
         length = stacked_length(m, self.rows, H, self.width, W)
         correlate_rows(self.dout_stack.reshape(F, -1), self.flipped, self.width,
                        length, self.zeros, self.flat.reshape(len(self.flat), -1))

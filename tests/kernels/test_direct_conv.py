@@ -109,7 +109,8 @@ def test_float32_twins_agree_to_rounding(case, seed):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
-def test_nan_pixel_reaches_exactly_the_outputs_whose_window_holds_it():
+def test_nan_pixel_reaches_its_windows():
+    # Exactly the outputs whose window contains the NaN become NaN.
     case = FlatRows(C=2, F=5, KH=3, KW=2, rows=6, width=7)
     x, W, initial, d = arrays(case, seed=3)
     x[1, 2 * case.width + 4] = np.nan  # channel 1, row 2, column 4
@@ -125,7 +126,8 @@ def test_nan_pixel_reaches_exactly_the_outputs_whose_window_holds_it():
     for twin in (weight_correlation_numpy, weight_correlation_numba):
         dW = twin(x, d, case.width, case.length, np.zeros(W.shape))
         # Every tap of channel 1 reads the NaN at some t; channel 0 never does.
-        assert np.all(np.isnan(dW[:, 1])) and not np.any(np.isnan(dW[:, 0]))
+        assert np.all(np.isnan(dW[:, 1]))
+        assert not np.any(np.isnan(dW[:, 0]))
 
 
 def test_correlate_kernel_is_compiled_once_per_kernel_width():

@@ -47,7 +47,8 @@ def test_direct_path_equals_im2col(case, seed, input_grad, stack_bytes):
         if theirs is None:
             assert ours is None
             continue
-        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        assert ours.shape == theirs.shape
+        assert ours.dtype == theirs.dtype
         np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-12, err_msg=name)
 
 
@@ -66,18 +67,19 @@ def test_direct_applies_to_thin_stride_one_layers(channels, stride, pads, expect
 
 @given(samples=st.integers(1, 5), KH=st.integers(1, 4), KW=st.integers(1, 4),
        extra_rows=st.integers(0, 4), extra_cols=st.integers(0, 4))
-def test_stacked_length_reads_up_to_the_last_pixel_of_the_stack(
-        samples, KH, KW, extra_rows, extra_cols):
+def test_stacked_length_ends_on_last_pixel(samples, KH, KW, extra_rows,
+                                           extra_cols):
     rows, width = KH + extra_rows, KW + extra_cols
     length = stacked_length(samples, rows, rows - KH + 1, width, width - KW + 1)
     # The last position's window ends on the stack's last pixel.
     assert length - 1 + (KH - 1) * width + KW - 1 == samples * rows * width - 1
     # It is the last output pixel of the last sample.
     row, col = divmod(length - 1, width)
-    assert row == (samples - 1) * rows + rows - KH and col == width - KW
+    assert row == (samples - 1) * rows + rows - KH
+    assert col == width - KW
 
 
-def test_rgb_layer_runs_direct_and_grey_strided_layer_does_not(monkeypatch):
+def test_conv_routing_rgb_and_strided(monkeypatch):
     calls = []
     for name in ("direct_forward_samples", "direct_backward_samples"):
         original = getattr(conv, name)
