@@ -18,21 +18,29 @@ one long loop over t per (f, c, i), with no test for row ends. Positions t
 whose column ``t % width`` is at least OW wrap into the next row: they are
 computed and thrown away (a (KW - 1) / Wp share of the work). Running t over
 ``length = (OH - 1) * width + OW`` positions keeps every read inside the
-image. The weight gradient is the same sum read the other way::
+image. Several images stacked one under another are one taller image, and
+the outputs whose rows straddle two of them are thrown away too.
 
-    dW[f, c, i, j] += sum over t of d[f, t] * x[c, t + i * width + j]   (2)
+The weight gradient sums over real output pixels only, image s of the stack
+having ``rows`` rows::
 
-where ``d`` is the output gradient in the same flat layout, with zeros in
-the wrapped columns so that they add nothing.
+    dW[f, c, i, j] += sum over s, oh < OH, ow < OW of
+                      dout[s, f, oh, ow] * x[c, (s * rows + oh + i) * width + ow + j]   (2)
 
-The NumPy twins write (1) and (2) as one small GEMM per kernel offset (i, j)
-over shifted slices of the flat rows. The Numba kernels keep a tile of
-results in registers. In (1) they are four filters at once, so each pixel
-loaded serves four multiply-adds. In (2) they are four filters by two kernel
-taps. On one
-AMD EPYC Zen 4 core, the forward pass of the course's first layer (3 -> 16
-filters, 5x5, one 228 x 228 padded image) took 1.14 ms (105 GFLOP/s, about
-the float32 GEMM ceiling) and its weight gradient 1.46 ms.
+Skipping the thrown-away positions matters here. A position with a zero
+gradient still reads a real pixel, and 0 * inf is NaN. So an infinite pixel
+would turn every tap's gradient into NaN, where im2col + GEMM gives NaN only
+to the taps that see the pixel.
+
+The NumPy twins write (1) as one small GEMM per kernel offset (i, j) over
+shifted slices of the flat rows, and (2) as one contraction per offset over
+the shifted windows. The Numba kernels keep a tile of results in registers.
+In (1) they are four filters at once, so each pixel loaded serves four
+multiply-adds. In (2) they are four filters by two kernel taps. The course's
+first layer (3 -> 16 filters, 5x5, one 228 x 228 padded image) took 1.14 ms
+for (1) and 1.94 ms for (2) on one AMD EPYC Zen 4 core (best of 20 calls
+timed with ``time.perf_counter``, ``NUMBA_NUM_THREADS=1``): 105 and 62
+GFLOP/s, against a float32 GEMM ceiling of about 105.
 """
 
 import functools
@@ -43,8 +51,8 @@ import numpy as np
 from nnscratch.kernels.dispatch import use_numba
 
 # Contraction lets LLVM fuse each multiply and add into one FMA; reassociation
-# lets it split the sums of (2) into vector lanes. NaN and infinities keep
-# their IEEE meaning.
+# lets it split the sums of (2) into vector lanes. NaN and infinities are not
+# assumed away.
 _FLAGS = {"contract", "reassoc"}
 
 
@@ -136,16 +144,18 @@ def correlate_rows_numba(x, W, width, length, initial, out):
     return _correlate_rows_kernel(W.shape[3])(x, W, width, length, initial, out)
 
 
-def weight_correlation_numpy(x, d, width, length, dW):
-    """Add the flat-row weight gradient (2) into ``dW``.
+def weight_correlation_numpy(x, dout, width, rows, dW):
+    """Add the weight gradient (2) of a stack of images into ``dW``.
 
     Parameters
     ----------
     x : ndarray of shape (C, L)
-        As in ``correlate_rows_numpy``.
-    d : ndarray of shape (F, M), M >= length
-        Output gradient in the flat layout, zero in the wrapped columns.
-    width, length : int
+        ``m`` padded images of ``rows`` x ``width`` pixels stacked and
+        flattened, with ``L >= m * rows * width``.
+    dout : ndarray of shape (m, F, OH, OW)
+        Output gradient of the m images, with OH <= rows - KH + 1 and
+        OW <= width - KW + 1.
+    width, rows : int
     dW : ndarray of shape (F, C, KH, KW)
         Accumulated in place.
 
@@ -153,25 +163,27 @@ def weight_correlation_numpy(x, d, width, length, dW):
     -------
     dW
     """
-    _, _, KH, KW = dW.shape
-    d = d[:, :length]
+    m, _, OH, OW = dout.shape
+    _, C, KH, KW = dW.shape
+    images = x[:, : m * rows * width].reshape(C, m, rows, width)
     for i in range(KH):
         for j in range(KW):
-            start = i * width + j
-            dW[:, :, i, j] += d @ x[:, start : start + length].T  # (F, C)
+            window = images[:, :, i : i + OH, j : j + OW]  # (C, m, OH, OW)
+            dW[:, :, i, j] += np.tensordot(dout, window, axes=([0, 2, 3], [1, 2, 3]))
     return dW
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FLAGS)
-def weight_correlation_numba(x, d, width, length, dW):
+def weight_correlation_numba(x, dout, width, rows, dW):
     """Numba twin of ``weight_correlation_numpy``; all arrays C-contiguous.
 
     The C * KH * KW kernel taps (c, i, j) are taken two at a time, in the
-    order of ``dW.reshape(F, -1)``, and each pass over t sums eight products
-    at once: four filters by the two taps. So each loaded value serves two or
-    four of them.
+    order of ``dW.reshape(F, -1)``, and each pass over the output pixels sums
+    eight products at once: four filters by the two taps. So each loaded
+    value serves two or four of them.
     """
-    F, C, KH, KW = dW.shape
+    m, F, OH, OW = dout.shape
+    _, C, KH, KW = dW.shape
     taps = C * KH * KW
     dW_matrix = dW.reshape(F, taps)
     pixels = x.reshape(x.size)
@@ -180,22 +192,27 @@ def weight_correlation_numba(x, d, width, length, dW):
     for tap in range(0, taps, 2):
         # An odd last tap pairs with itself; its second sums are dropped.
         other = min(tap + 1, taps - 1)
-        row_a = pixels[_tap_start(tap, x.shape[1], width, KH, KW) :]
-        row_b = pixels[_tap_start(other, x.shape[1], width, KH, KW) :]
+        start_a = _tap_start(tap, x.shape[1], width, KH, KW)
+        start_b = _tap_start(other, x.shape[1], width, KH, KW)
         for f in range(0, blocked, 4):
-            d0, d1, d2, d3 = d[f], d[f + 1], d[f + 2], d[f + 3]
             a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = zero
-            for t in range(length):
-                pixel_a, pixel_b = row_a[t], row_b[t]
-                e0, e1, e2, e3 = d0[t], d1[t], d2[t], d3[t]
-                a0 += e0 * pixel_a
-                a1 += e1 * pixel_a
-                a2 += e2 * pixel_a
-                a3 += e3 * pixel_a
-                b0 += e0 * pixel_b
-                b1 += e1 * pixel_b
-                b2 += e2 * pixel_b
-                b3 += e3 * pixel_b
+            for s in range(m):
+                for oh in range(OH):
+                    row = (s * rows + oh) * width
+                    pixels_a = pixels[start_a + row :]
+                    pixels_b = pixels[start_b + row :]
+                    d0, d1 = dout[s, f, oh], dout[s, f + 1, oh]
+                    d2, d3 = dout[s, f + 2, oh], dout[s, f + 3, oh]
+                    for ow in range(OW):
+                        pixel_a, pixel_b = pixels_a[ow], pixels_b[ow]
+                        a0 += d0[ow] * pixel_a
+                        a1 += d1[ow] * pixel_a
+                        a2 += d2[ow] * pixel_a
+                        a3 += d3[ow] * pixel_a
+                        b0 += d0[ow] * pixel_b
+                        b1 += d1[ow] * pixel_b
+                        b2 += d2[ow] * pixel_b
+                        b3 += d3[ow] * pixel_b
             dW_matrix[f, tap] += a0
             dW_matrix[f + 1, tap] += a1
             dW_matrix[f + 2, tap] += a2
@@ -206,11 +223,16 @@ def weight_correlation_numba(x, d, width, length, dW):
                 dW_matrix[f + 2, other] += b2
                 dW_matrix[f + 3, other] += b3
         for f in range(blocked, F):
-            d_f = d[f]
             a = b = zero
-            for t in range(length):
-                a += d_f[t] * row_a[t]
-                b += d_f[t] * row_b[t]
+            for s in range(m):
+                for oh in range(OH):
+                    row = (s * rows + oh) * width
+                    pixels_a = pixels[start_a + row :]
+                    pixels_b = pixels[start_b + row :]
+                    d_f = dout[s, f, oh]
+                    for ow in range(OW):
+                        a += d_f[ow] * pixels_a[ow]
+                        b += d_f[ow] * pixels_b[ow]
             dW_matrix[f, tap] += a
             if other != tap:
                 dW_matrix[f, other] += b
@@ -233,8 +255,8 @@ def correlate_rows(x, W, width, length, initial, out):
     return correlate_rows_numpy(x, W, width, length, initial, out)
 
 
-def weight_correlation(x, d, width, length, dW):
-    """Add the flat-row weight gradient (2) into ``dW`` (see the module docstring)."""
-    if use_numba() and length > 0:
-        return weight_correlation_numba(x, d, width, length, dW)
-    return weight_correlation_numpy(x, d, width, length, dW)
+def weight_correlation(x, dout, width, rows, dW):
+    """Add the weight gradient (2) of a stack into ``dW`` (see the module docstring)."""
+    if use_numba() and dout.size > 0:
+        return weight_correlation_numba(x, dout, width, rows, dW)
+    return weight_correlation_numpy(x, dout, width, rows, dW)

@@ -280,7 +280,8 @@ class Conv2d(Layer):
 
 
 def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COLS_BYTES):
-    """Convolve ``x`` with ``weight`` by im2col and GEMM, tile by tile.
+    """Convolve ``x`` with ``weight`` by im2col and GEMM, tile by tile, or by
+    the direct kernels where ``conv_direct.direct_applies`` allows.
 
     Parameters
     ----------
@@ -290,7 +291,9 @@ def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COL
     stride : pair of int
     pads : (top, bottom, left, right)
     max_cols_bytes : int
-        Largest column matrix built at once (see ``conv_tiles``).
+        Largest column matrix built at once (see ``conv_tiles``). The direct
+        path builds none; its buffers are bounded by
+        ``conv_direct.MAX_SAMPLE_BYTES`` per thread instead.
 
     Returns
     -------
@@ -320,7 +323,7 @@ def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COL
     geometry = (KH, KW, SH, SW, top, left, OH, OW)
     ranges = runtime.batch_ranges(N, work_per_sample=2 * F * OH * OW * C * KH * KW)
     budget = tile_budget(max_cols_bytes, split=len(ranges) > 1)
-    direct = direct_applies(C, (KH, KW), stride, pads)
+    direct = direct_applies(x.shape, weight.shape, stride, pads, x.itemsize)
 
     def forward_samples(n_lo, n_hi):
         if direct:
@@ -410,7 +413,7 @@ def conv2d_backward(dout, cache, input_grad=True):
     geometry = (KH, KW, SH, SW, top, left, OH, OW)
     ranges = runtime.batch_ranges(N, work_per_sample=6 * F * OH * OW * K)
     budget = tile_budget(max_cols_bytes, split=len(ranges) > 1)
-    direct = direct_applies(C, (KH, KW), stride, pads)
+    direct = direct_applies(x.shape, weight.shape, stride, pads, x.itemsize)
 
     def backward_samples(n_lo, n_hi):
         if direct:

@@ -1,13 +1,15 @@
 """Stride-1 convolution of inputs with few channels, without im2col.
 
 ``Conv2d`` sends a layer here when ``direct_applies`` returns True: stride 1,
-at most ``DIRECT_MAX_CHANNELS`` input channels, and padding smaller than the
-kernel on every side. Each sample is padded into a buffer of flat rows and
-convolved by ``nnscratch.kernels.direct_conv``, whose docstring derives the
-flat-row sums. The three products of a convolution become::
+at most ``DIRECT_MAX_CHANNELS`` input channels, padding smaller than the
+kernel on every side, output rows at least ``MIN_OUTPUT_WIDTH`` wide, and
+samples small enough for per-sample buffers. Each
+sample is padded into a buffer of flat rows and convolved by
+``nnscratch.kernels.direct_conv``, whose docstring derives the flat-row
+sums. The three products of a convolution become::
 
     out[n] = correlate(x_pad[n], W) + b                    forward
-    dW    += weight_correlation(x_pad[n], dout_flat[n])    weight gradient
+    dW    += weight_correlation(x_pad[n], dout[n])         weight gradient
     dx[n]  = correlate(dout_pad[n], W_flipped)             input gradient
 
 The input gradient is a "full" correlation of the output gradient with the
@@ -16,7 +18,8 @@ kernel turned by 180 degrees and its filter and channel axes swapped:
 w + P_left - j]``. With ``i' = KH - 1 - i`` this reads
 ``W_flipped[c, f, i', j'] * dout_pad[f, h + i', w + j']``, where ``dout_pad``
 is ``dout`` shifted down by ``KH - 1 - P_top`` rows and right by
-``KW - 1 - P_left`` columns, with zeros around it.
+``KW - 1 - P_left`` columns, with zeros around it. Those shifts must not be
+negative, hence the limit on padding.
 
 Each function handles samples ``n_lo:n_hi`` so that ``runtime.map_batch``
 can run ranges of the batch at once; buffers are per range. Small images are
@@ -24,10 +27,10 @@ stacked one under another into a tall image, so that one kernel call covers
 several samples. Each sample's padding keeps its windows apart from the next
 sample's pixels, and the output rows that straddle two samples are dropped.
 
-On one core of the development VM (AMD EPYC Zen 4), forward and backward of
-the course's first layer (32 x 3 x 224 x 224, 16 filters 5x5, padding 2)
-took 167 ms here against 243 ms by im2col + GEMM (69 and 48 GFLOP/s; median
-of five, both paths in one process).
+Forward and backward of the course's first layer (32 x 3 x 224 x 224, 16
+filters 5x5, padding 2) take 159 ms here against 227 ms by im2col + GEMM at
+one thread (`python -m benchmarks profile --threads 1`, AMD EPYC Zen 4 VM;
+BENCHMARKS.md has the table).
 """
 
 import numpy as np
@@ -38,27 +41,62 @@ from nnscratch.kernels.direct_conv import correlate_rows, weight_correlation
 # dimension C * KH * KW is then large enough for the BLAS.
 DIRECT_MAX_CHANNELS = 4
 
+# The kernels loop along output rows, and the input gradient pads the output
+# gradient by a kernel's width on each side, so small maps gain nothing.
+# Forward and backward with the input gradient took, direct against im2col +
+# GEMM (median of nine calls, one thread, AMD EPYC Zen 4 VM):
+# - 32 x 3 x 32 x 32, 16 filters 3x3, padding 1: 2.7 against 3.7 ms;
+# - 64 x 1 x 28 x 28, 32 filters 5x5, padding 2 (the classifier's first
+#   layer): 6.6 against 5.9 ms;
+# - 64 x 3 x 14 x 14, 16 filters 5x5: 2.0 against 1.7 ms.
+MIN_OUTPUT_WIDTH = 32
+
+# The direct path keeps one sample's padded output (and, in backward, its
+# padded output gradient) per thread. Larger samples go through im2col +
+# GEMM, whose tiles bound its memory.
+MAX_SAMPLE_BYTES = 2**24
+
 # Small images are stacked one under another into one tall image, so that one
 # kernel call covers several samples. A stack's output takes about this many
 # bytes (one sample at least).
 STACK_BYTES = 2**20
 
 
-def direct_applies(in_channels, kernel_size, stride, pads):
-    """Return True when a convolution should take the direct path."""
-    KH, KW = kernel_size
+def direct_applies(x_shape, weight_shape, stride, pads, itemsize):
+    """Return True when a convolution should take the direct path.
+
+    Parameters
+    ----------
+    x_shape : (N, C, H, W)
+    weight_shape : (F, C, KH, KW)
+    stride : pair of int
+    pads : (top, bottom, left, right)
+    itemsize : int
+        Bytes per value.
+    """
+    _, C, H, W = x_shape
+    F, _, KH, KW = weight_shape
     top, bottom, left, right = pads
+    OW = W + left + right - KW + 1
+    # The largest per-sample buffer is at most this: F channels of the input
+    # padded by less than a kernel on each side.
+    sample_bytes = F * (H + 2 * KH) * (W + 2 * KW) * itemsize
     return (
-        in_channels <= DIRECT_MAX_CHANNELS
+        C <= DIRECT_MAX_CHANNELS
         and tuple(stride) == (1, 1)
         and max(top, bottom) < KH
         and max(left, right) < KW
+        and OW >= MIN_OUTPUT_WIDTH
+        and sample_bytes <= MAX_SAMPLE_BYTES
     )
 
 
-def stack_size(channels, rows, width, itemsize):
-    """Return how many samples of (channels, rows, width) make one stack."""
-    return max(1, STACK_BYTES // (channels * rows * width * itemsize))
+def stack_size(out_channels, rows, width, itemsize, samples):
+    """Return how many of ``samples`` samples make one stack, so that the
+    stack's output (out_channels, samples, rows, width) stays near
+    ``STACK_BYTES``."""
+    per_sample = out_channels * rows * width * itemsize
+    return max(1, min(samples, STACK_BYTES // per_sample))
 
 
 def stacked_length(samples, rows, out_rows, width, out_cols):
@@ -88,11 +126,12 @@ def direct_forward_samples(x, weight, bias, n_lo, n_hi, pads, out):
     _, _, OH, OW = out.shape
     top, bottom, left, right = pads
     rows, width = H + top + bottom, W + left + right
-    per_stack = stack_size(F, rows, width, x.itemsize)
+    per_stack = stack_size(F, rows, width, x.itemsize, n_hi - n_lo)
 
     x_stack = np.zeros((C, per_stack, rows, width), dtype=x.dtype)
     flat = np.empty((F, per_stack, rows, width), dtype=x.dtype)
-    initial = bias if bias is not None else np.zeros(F, dtype=x.dtype)
+    initial = (np.zeros(F, dtype=x.dtype) if bias is None
+               else np.ascontiguousarray(bias, dtype=x.dtype))
     for n in range(n_lo, n_hi, per_stack):
         m = min(per_stack, n_hi - n)
         _place(x[n : n + m], x_stack, top, left)
@@ -107,32 +146,25 @@ def direct_backward_samples(x, dout, weight, n_lo, n_hi, pads, dx, has_bias):
     samples ``n_lo:n_hi``, and write their input gradient into ``dx``.
 
     The bias gradient is None without bias, and ``dx`` is left alone when it
-    is None. ``dout`` has shape (N, F, OH, OW); the other arguments are as in
-    ``direct_forward_samples``.
+    is None. ``dout`` has shape (N, F, OH, OW) and is C-contiguous; the other
+    arguments are as in ``direct_forward_samples``.
     """
     _, C, H, W = x.shape
     F = weight.shape[0]
-    _, _, OH, OW = dout.shape
     top, bottom, left, right = pads
     rows, width = H + top + bottom, W + left + right
-    per_stack = stack_size(F, rows, width, x.itemsize)
+    per_stack = stack_size(F, rows, width, x.itemsize, n_hi - n_lo)
 
     x_stack = np.zeros((C, per_stack, rows, width), dtype=x.dtype)
-    # Rows and columns past the output stay zero, so wrapped positions add
-    # nothing to the weight gradient.
-    dout_stack = np.zeros((F, per_stack, rows, width), dtype=x.dtype)
     dW = np.zeros(weight.shape, dtype=x.dtype)
     db = dout[n_lo:n_hi].sum(axis=(0, 2, 3)) if has_bias else None
     input_grad = None
     if dx is not None:
-        input_grad = _InputGradient(weight, pads, (H, W), per_stack)
+        input_grad = _InputGradient(weight, pads, (H, W), per_stack, dx.dtype)
     for n in range(n_lo, n_hi, per_stack):
         m = min(per_stack, n_hi - n)
         _place(x[n : n + m], x_stack, top, left)
-        _place(dout[n : n + m], dout_stack, 0, 0)
-        length = stacked_length(m, rows, OH, width, OW)
-        weight_correlation(x_stack.reshape(C, -1), dout_stack.reshape(F, -1), width,
-                           length, dW)
+        weight_correlation(x_stack.reshape(C, -1), dout[n : n + m], width, rows, dW)
         if input_grad is not None:
             dx[n : n + m] = input_grad(dout[n : n + m])
     return dW, db
@@ -147,32 +179,36 @@ def _place(images, stack, top, left):
 
 class _InputGradient:
     """The input gradient of a stack of samples: the full correlation of their
-    output gradient with the flipped kernel (see the module docstring)."""
+    output gradient with the flipped kernel (see the module docstring).
 
-    def __init__(self, weight, pads, input_size, per_stack):
+    Built once per range of samples, it keeps the flipped kernel and the
+    buffers that each call refills: the zero-bordered output gradient and
+    the flat result.
+    """
+
+    def __init__(self, weight, pads, input_size, per_stack, dtype):
         F, C, KH, KW = weight.shape
         top, _, left, _ = pads
         H, W = input_size
-        # The kernel computes four output channels at a time and is about
-        # twice as fast per channel that way, so C is rounded up to a multiple
-        # of four with zero filters whose outputs are dropped.
-        C_blocked = -(-C // 4) * 4
-        self.flipped = np.zeros((C_blocked, F, KH, KW), dtype=weight.dtype)
+        # The kernel computes four output channels at a time, at about half
+        # the cost per channel of its one-channel loop. So three leftover
+        # channels are cheaper as a block of four with one zero filter (its
+        # output is dropped). One or two leftovers take the one-channel loop.
+        C_blocked = C + 1 if C % 4 == 3 else C
+        self.flipped = np.zeros((C_blocked, F, KH, KW), dtype=dtype)
         self.flipped[:C] = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
         self.rows, self.width = H + KH - 1, W + KW - 1
         self.dout_offset = (KH - 1 - top, KW - 1 - left)
-        self.dout_stack = np.zeros((F, per_stack, self.rows, self.width),
-                                   dtype=weight.dtype)
+        self.dout_stack = np.zeros((F, per_stack, self.rows, self.width), dtype=dtype)
         self.flat = np.empty((C_blocked, per_stack, self.rows, self.width),
-                             dtype=weight.dtype)
-        self.zeros = np.zeros(C_blocked, dtype=weight.dtype)
-        self.size = (C, H, W)
+                             dtype=dtype)
+        self.zeros = np.zeros(C_blocked, dtype=dtype)
+        self.input_size = (C, H, W)
 
     def __call__(self, dout):
         """Return the input gradient (m, C, H, W) of ``dout`` (m, F, OH, OW)."""
-        C, H, W = self.size
-        F = self.dout_stack.shape[0]
-        m = dout.shape[0]
+        C, H, W = self.input_size
+        m, F, _, _ = dout.shape
         _place(dout, self.dout_stack, *self.dout_offset)
         length = stacked_length(m, self.rows, H, self.width, W)
         correlate_rows(self.dout_stack.reshape(F, -1), self.flipped, self.width,

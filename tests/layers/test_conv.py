@@ -20,10 +20,14 @@ CONV_PATHS = ["im2col", "direct"]
 
 @contextlib.contextmanager
 def conv_path(path):
-    """Send every layer that the direct kernels can run to ``path``."""
-    limit = {"im2col": 0, "direct": 10**6}[path]
+    """Send every layer that the direct kernels can run to ``path``, whatever
+    its channels and size."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(conv_direct, "DIRECT_MAX_CHANNELS", limit)
+        if path == "im2col":
+            patch.setattr(conv_direct, "DIRECT_MAX_CHANNELS", 0)
+        else:
+            patch.setattr(conv_direct, "DIRECT_MAX_CHANNELS", 10**6)
+            patch.setattr(conv_direct, "MIN_OUTPUT_WIDTH", 1)
         yield
 
 

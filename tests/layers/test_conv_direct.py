@@ -1,6 +1,8 @@
 """The direct convolution path: which layers take it, how it stacks samples,
 and that it gives what im2col + GEMM gives."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -11,6 +13,17 @@ from nnscratch.layers import Conv2d, conv, conv_direct
 from nnscratch.layers.conv_direct import direct_applies, stacked_length
 
 
+@contextlib.contextmanager
+def path(name, stack_bytes=conv_direct.STACK_BYTES):
+    """Run stride-1 layers of any size on ``name``: "direct" or "im2col"."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv_direct, "MIN_OUTPUT_WIDTH", 1)
+        patch.setattr(conv_direct, "STACK_BYTES", stack_bytes)
+        if name == "im2col":
+            patch.setattr(conv_direct, "DIRECT_MAX_CHANNELS", 0)
+        yield
+
+
 @st.composite
 def direct_cases(draw):
     """Draw a stride-1 layer the direct path accepts, padding per side < kernel."""
@@ -18,51 +31,99 @@ def direct_cases(draw):
     pads = tuple(draw(st.integers(0, k - 1)) for k in (KH, KH, KW, KW))
     H = max(1, KH - pads[0] - pads[1]) + draw(st.integers(0, 5))
     W = max(1, KW - pads[2] - pads[3]) + draw(st.integers(0, 5))
-    shape = (draw(st.integers(1, 6)), draw(st.integers(1, 4)), H, W)
+    shape = (draw(st.integers(0, 6)), draw(st.integers(1, 4)), H, W)
     return shape, draw(st.integers(1, 9)), (KH, KW), pads
 
 
-def layer_step(shape, F, kernel_size, pads, seed, input_grad, limit):
-    """Run forward and backward with ``DIRECT_MAX_CHANNELS = limit``."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(conv_direct, "DIRECT_MAX_CHANNELS", limit)
-        weight = normal_array(seed, (F, shape[1], *kernel_size))
-        bias = normal_array(seed + 1, (F,))
-        x = normal_array(seed + 2, shape)
-        out, cache = conv.conv2d_forward(x, weight, bias, (1, 1), pads)
-        dout = normal_array(seed + 3, out.shape)
-        return (out, *conv.conv2d_backward(dout, cache, input_grad))
+def layer_step(shape, F, kernel_size, pads, seed, input_grad, dtype):
+    """Return out, dx, dW and db of one forward and backward pass."""
+    weight = normal_array(seed, (F, shape[1], *kernel_size), dtype)
+    bias = normal_array(seed + 1, (F,), dtype)
+    x = normal_array(seed + 2, shape, dtype)
+    out, cache = conv.conv2d_forward(x, weight, bias, (1, 1), pads)
+    dout = normal_array(seed + 3, out.shape, dtype)
+    return (out, *conv.conv2d_backward(dout, cache, input_grad))
 
 
 @given(case=direct_cases(), seed=seeds, input_grad=st.booleans(),
-       stack_bytes=st.sampled_from([1, 3000, conv_direct.STACK_BYTES]))
-def test_direct_path_equals_im2col(case, seed, input_grad, stack_bytes):
+       stack_bytes=st.sampled_from([1, 3000, conv_direct.STACK_BYTES]),
+       dtype=st.sampled_from([np.float64, np.float32]))
+def test_direct_path_equals_im2col(case, seed, input_grad, stack_bytes, dtype):
     # stack_bytes 1 makes one sample per stack, 3000 a few (often with a
     # shorter last stack), the default the whole batch.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(conv_direct, "STACK_BYTES", stack_bytes)
-        direct = layer_step(*case, seed, input_grad, limit=4)
-    im2col = layer_step(*case, seed, input_grad, limit=0)
+    with path("direct", stack_bytes):
+        direct = layer_step(*case, seed, input_grad, dtype)
+    with path("im2col"):
+        im2col = layer_step(*case, seed, input_grad, dtype)
+    tolerance = 1e-11 if dtype == np.float64 else 2e-4
     for name, ours, theirs in zip(("out", "dx", "dW", "db"), direct, im2col):
         if theirs is None:
             assert ours is None
             continue
         assert ours.shape == theirs.shape
         assert ours.dtype == theirs.dtype
-        np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance,
+                                   err_msg=name)
 
 
-@pytest.mark.parametrize("channels, stride, pads, expected", [
-    (3, (1, 1), (2, 2, 2, 2), True),    # the course's first layer, 5x5
-    (4, (1, 1), (0, 0, 0, 0), True),
-    (5, (1, 1), (2, 2, 2, 2), False),   # enough channels for the GEMM
-    (3, (2, 2), (2, 2, 2, 2), False),   # strided
-    (3, (1, 2), (2, 2, 2, 2), False),
-    (3, (1, 1), (5, 0, 0, 0), False),   # padding as tall as the kernel
-    (3, (1, 1), (0, 0, 0, 5), False),
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_bad_pixel_gradients_match_im2col(bad):
+    # A pixel in the last column: the flat rows read it from outputs that
+    # wrap around, which must not spread it to other taps.
+    shape, F, kernel_size, pads = (2, 3, 6, 7), 4, (3, 3), (0, 0, 0, 0)
+    results = []
+    for name in ("direct", "im2col"):
+        x = normal_array(0, shape)
+        x[1, 2, 3, 6] = bad
+        weight = normal_array(1, (F, shape[1], *kernel_size))
+        with path(name):
+            out, cache = conv.conv2d_forward(x, weight, None, (1, 1), pads)
+            results.append((out, *conv.conv2d_backward(normal_array(2, out.shape),
+                                                       cache)))
+    for label, ours, theirs in zip(("out", "dx", "dW"), *results):
+        np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(theirs),
+                                      err_msg=label)
+        finite = np.isfinite(theirs)
+        np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-12,
+                                   err_msg=label)
+
+
+def test_float64_input_with_float32_weight_keeps_precision():
+    x = normal_array(0, (2, 3, 40, 40))
+    weight = normal_array(1, (4, 3, 3, 3), np.float32)
+    results = []
+    for name in ("direct", "im2col"):
+        with path(name):
+            out, cache = conv.conv2d_forward(x, weight, None, (1, 1), (1, 1, 1, 1))
+            results.append((out, *conv.conv2d_backward(normal_array(2, out.shape),
+                                                       cache)))
+    for label, ours, theirs in zip(("out", "dx", "dW"), *results):
+        assert ours.dtype == np.float64
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12,
+                                   err_msg=label)
+
+
+def applies(C=3, F=16, size=64, kernel=5, stride=(1, 1), pads=(2, 2, 2, 2),
+            itemsize=4):
+    return direct_applies((32, C, size, size), (F, C, kernel, kernel), stride, pads,
+                          itemsize)
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    ({}, True),                                  # RGB, 5x5, 64 x 64
+    ({"C": 4, "pads": (0, 0, 0, 0)}, True),
+    ({"C": 5}, False),                           # enough channels for the GEMM
+    ({"stride": (2, 2)}, False),
+    ({"stride": (1, 2)}, False),
+    ({"pads": (5, 0, 0, 0)}, False),             # padding as tall as the kernel
+    ({"pads": (0, 0, 0, 5)}, False),
+    ({"size": 32}, True),                        # output 32 + 4 - 5 + 1 = 32 wide
+    ({"size": 31}, False),                       # output 31 wide: too narrow
+    ({"size": 1000, "F": 4}, True),              # 4 x 1010 x 1010 x 4 B < 16 MiB
+    ({"size": 1000}, False),                     # 16 filters: over 16 MiB
 ])
-def test_direct_applies_to_thin_stride_one_layers(channels, stride, pads, expected):
-    assert direct_applies(channels, (5, 5), stride, pads) is expected
+def test_direct_applies_to_thin_wide_layers(arguments, expected):
+    assert applies(**arguments) is expected
 
 
 @given(samples=st.integers(1, 5), KH=st.integers(1, 4), KW=st.integers(1, 4),
@@ -88,6 +149,6 @@ def test_conv_routing_rgb_and_strided(monkeypatch):
     layers = [Conv2d(3, 8, 5, padding=2), Conv2d(1, 4, 3, stride=2)]
     for layer, channels, expected in zip(layers, (3, 1), (2, 0)):
         calls.clear()
-        out = layer.forward(np.ones((2, channels, 12, 12), np.float32))
+        out = layer.forward(np.ones((2, channels, 40, 40), np.float32))
         layer.backward(np.ones_like(out))
         assert len(calls) == expected, layer
