@@ -28,7 +28,7 @@ several samples. Each sample's padding keeps its windows apart from the next
 sample's pixels, and the output rows that straddle two samples are dropped.
 
 Forward and backward of the course's first layer (32 x 3 x 224 x 224, 16
-filters 5x5, padding 2) take 159 ms here against 227 ms by im2col + GEMM at
+filters 5x5, padding 2) take 161 ms here against 228 ms by im2col + GEMM at
 one thread (`python -m benchmarks profile --threads 1`, AMD EPYC Zen 4 VM;
 BENCHMARKS.md has the table).
 """
