@@ -24,8 +24,8 @@ the outputs whose rows straddle two of them are thrown away too.
 The weight gradient sums over real output pixels only, image s of the stack
 having ``rows`` rows::
 
-    dW[f, c, i, j] += sum over s, oh < OH, ow < OW of
-                      dout[s, f, oh, ow] * x[c, (s * rows + oh + i) * width + ow + j]   (2)
+    dW[f, c, i, j] += sum over s, oh < OH, ow < OW of              (2)
+        dout[s, f, oh, ow] * x[c, (s * rows + oh + i) * width + ow + j]
 
 Skipping the thrown-away positions matters here. A position with a zero
 gradient still reads a real pixel, and 0 * inf is NaN. So an infinite pixel
@@ -112,7 +112,8 @@ def _correlate_rows_kernel(KW):
             for c in range(C):
                 for i in range(KH):
                     row = x[c][i * width :]
-                    W0, W1, W2, W3 = W[f, c, i], W[f + 1, c, i], W[f + 2, c, i], W[f + 3, c, i]
+                    W0, W1 = W[f, c, i], W[f + 1, c, i]
+                    W2, W3 = W[f + 2, c, i], W[f + 3, c, i]
                     for t in range(length):
                         sum0, sum1, sum2, sum3 = out0[t], out1[t], out2[t], out3[t]
                         for j in range(KW):

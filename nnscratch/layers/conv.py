@@ -34,26 +34,26 @@ FLOPs.
 
 A kernel that covers the whole unpadded input (a fully connected layer run
 as a convolution) skips im2col: its columns are the flattened samples. A
-stride-1 layer with few input channels (RGB images) skips it too and runs
-the direct kernels of ``conv_direct``, because its GEMM would be thin
-(``conv_direct.direct_applies`` says which layers).
+stride-1 layer with few input channels (RGB or grey images) and wide maps
+skips it too and runs the direct kernels of ``conv_direct``, because its
+GEMM would be thin (``conv_direct.direct_applies`` lists the conditions).
 """
 
 import numpy as np
 
 from nnscratch import init, runtime
 from nnscratch.kernels.im2col import col2im_tile, im2col_tile
-from nnscratch.layers.conv_direct import (
-    direct_applies,
-    direct_backward_samples,
-    direct_forward_samples,
-)
 from nnscratch.layers.base import (
     Layer,
     check_dtype_matches,
     check_input,
     conv_output_size,
     pair,
+)
+from nnscratch.layers.conv_direct import (
+    direct_applies,
+    direct_backward_samples,
+    direct_forward_samples,
 )
 
 # Column matrices are built for at most this many bytes at a time (at least

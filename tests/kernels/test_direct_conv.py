@@ -152,8 +152,9 @@ def test_bad_pixel_reaches_only_its_windows(bad):
 
 
 def test_correlate_kernel_compiled_once_per_width():
-    assert direct_conv._correlate_rows_kernel(3) is direct_conv._correlate_rows_kernel(3)
-    assert direct_conv._correlate_rows_kernel(3) is not direct_conv._correlate_rows_kernel(5)
+    compile_for_width = direct_conv._correlate_rows_kernel
+    assert compile_for_width(3) is compile_for_width(3)
+    assert compile_for_width(3) is not compile_for_width(5)
 
 
 @pytest.mark.parametrize("kernels", ["numba", "numpy"])
