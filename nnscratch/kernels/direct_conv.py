@@ -37,10 +37,10 @@ shifted slices of the flat rows, and (2) as one contraction per offset over
 the shifted windows. The Numba kernels keep a tile of results in registers.
 In (1) they are four filters at once, so each pixel loaded serves four
 multiply-adds. In (2) they are four filters by two kernel taps. The course's
-first layer (3 -> 16 filters, 5x5, one 228 x 228 padded image) took 1.14 ms
-for (1) and 1.94 ms for (2) on one AMD EPYC Zen 4 core (best of 20 calls
-timed with ``time.perf_counter``, ``NUMBA_NUM_THREADS=1``): 105 and 62
-GFLOP/s, against a float32 GEMM ceiling of about 105.
+first layer (3 -> 16 filters, 5x5, one 228 x 228 padded image) took 1.15 ms
+for (1) and 1.87 ms for (2) on one AMD EPYC Zen 4 core (best of 20 calls
+timed with ``time.perf_counter``, ``NUMBA_NUM_THREADS=1``): 105 and 64
+GFLOP/s, against a float32 GEMM ceiling of about 103.
 """
 
 import functools
