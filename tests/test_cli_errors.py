@@ -128,6 +128,7 @@ def test_out_of_range_options_are_usage_errors(argv, message, capsys):
     (["faces", "-o", "{folder}"], "folder"),
     (["style", "-o", "{folder}"], "folder"),
     (["evaluate", "--json", "{file}/inside.json"], "under"),
+    (["faces", "-o", "{file}/inside.png"], "under"),
     (["dataset", "export", "{file}"], "file"),
     (["siamese", "train", "--out", "{file}"], "file"),
     (["visualize", "weights.npz", "-o", "{file}"], "file"),
@@ -148,7 +149,7 @@ def test_bad_output_paths_fail_at_parsing(argv, kind, tmp_path, capsys):
     assert stop.value.code == 2
     expected = {"file": "is a file, not a folder",
                 "folder": "is a folder, but a file ending in",
-                "under": "is a file, so",
+                "under": "a_file' is a file, so '" + f"{blocker}/inside",
                 "empty": "missing path (an empty string); give a"}[kind]
     assert expected in err
 

@@ -126,9 +126,10 @@ def positive_float(text):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def _check_can_create(path):
-    """Raise unless ``path`` is in a folder that exists or can be made."""
-    ancestor = os.path.abspath(path)
+def _check_can_create(path, folder):
+    """Raise unless ``folder``, where ``path`` will be written, exists or can
+    be made. Messages name ``path`` as the user gave it."""
+    ancestor = folder
     while not os.path.exists(ancestor):
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
@@ -149,7 +150,7 @@ def output_folder(text):
             "current one")
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
-    _check_can_create(text)
+    _check_can_create(text, os.path.abspath(text))
     return text
 
 
@@ -170,7 +171,7 @@ def output_file(*suffixes):
         if suffixes and os.path.splitext(text)[1].lower() not in suffixes:
             raise argparse.ArgumentTypeError(
                 f"{text!r} must end in {' or '.join(suffixes)}")
-        _check_can_create(os.path.dirname(os.path.abspath(text)))
+        _check_can_create(text, os.path.dirname(os.path.abspath(text)))
         return text
 
     parse.__name__ = "output file"

@@ -23,7 +23,9 @@ def register(subparsers):
     parser.add_argument("--iou-threshold", type=probability, default=0.5,
                         help="NMS drops a box whose IoU with a kept box is >= this")
     parser.add_argument("--image-size", type=positive_int,
-                        help="network input side (default: the training size)")
+                        help="network input side, a multiple of the weights' grid "
+                             "stride (8 for the shipped weights; default: the "
+                             "training size)")
     parser.add_argument("--limit", type=positive_int, default=16,
                         help="images taken from the embedded test split without IMAGES")
     parser.set_defaults(handler=run)

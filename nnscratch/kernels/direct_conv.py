@@ -97,9 +97,16 @@ def _correlate_rows_kernel(KW):
     KW terms. With KW read from the array's shape instead, the same code took
     14.2 ms instead of 1.14 ms on the course's first layer (one 228 x 228
     image, one core): LLVM then vectorised the short loop over j.
+
+    Each width gets its own name, and so its own file of Numba's on-disk
+    cache. Under one shared name, all widths would share one cache index,
+    which Numba updates without a lock. Two processes compiling different
+    widths at once can then file one width's machine code under the
+    other's key. That is the likely cause of a crash in a new user's trial,
+    whose cache had all widths under one index: a later process stopped
+    with "NRT_adapt_ndarray_to_python: descr is NULL".
     """
 
-    @numba.njit(cache=True, nogil=True, fastmath=_FLAGS)
     def correlate_rows(x, W, width, length, initial, out):
         F, C, KH, _ = W.shape
         blocked = F - F % 4
@@ -135,14 +142,15 @@ def _correlate_rows_kernel(KW):
                         for j in range(KW):
                             total += W_f[j] * row[t + j]
                         out_f[t] = total
-        return out
 
-    return correlate_rows
+    correlate_rows.__qualname__ = f"correlate_rows_width_{KW}"
+    return numba.njit(cache=True, nogil=True, fastmath=_FLAGS)(correlate_rows)
 
 
 def correlate_rows_numba(x, W, width, length, initial, out):
     """Numba twin of ``correlate_rows_numpy``; all arrays C-contiguous."""
-    return _correlate_rows_kernel(W.shape[3])(x, W, width, length, initial, out)
+    _correlate_rows_kernel(W.shape[3])(x, W, width, length, initial, out)
+    return out
 
 
 def weight_correlation_numpy(x, dout, width, rows, dW):

@@ -157,6 +157,14 @@ def test_correlate_kernel_compiled_once_per_width():
     assert compile_for_width(3) is not compile_for_width(5)
 
 
+def test_each_width_has_its_own_cache_index():
+    # Numba names a function's cache files after its qualified name, and
+    # processes that share one index file can swap each other's entries.
+    names = {direct_conv._correlate_rows_kernel(KW).py_func.__qualname__
+             for KW in range(1, 8)}
+    assert len(names) == 7
+
+
 @pytest.mark.parametrize("kernels", ["numba", "numpy"])
 def test_dispatchers_follow_the_kernel_switch(monkeypatch, kernels):
     monkeypatch.setenv("NNSCRATCH_KERNELS", kernels)
