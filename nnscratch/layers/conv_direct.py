@@ -3,8 +3,8 @@
 ``Conv2d`` sends a layer here when ``direct_applies`` returns True: stride 1,
 at most ``DIRECT_MAX_CHANNELS`` input channels, padding smaller than the
 kernel on every side, output rows at least ``MIN_OUTPUT_WIDTH`` wide, and
-samples small enough for per-sample buffers. Each
-sample is padded into a buffer of flat rows and convolved by
+samples small enough for per-sample buffers. Each sample is padded into a
+buffer of flat rows and convolved by
 ``nnscratch.kernels.direct_conv``, whose docstring derives the flat-row
 sums. The three products of a convolution become::
 
@@ -18,8 +18,16 @@ kernel turned by 180 degrees and its filter and channel axes swapped:
 w + P_left - j]``. With ``i' = KH - 1 - i`` this reads
 ``W_flipped[c, f, i', j'] * dout_pad[f, h + i', w + j']``, where ``dout_pad``
 is ``dout`` shifted down by ``KH - 1 - P_top`` rows and right by
-``KW - 1 - P_left`` columns, with zeros around it. Those shifts must not be
-negative, hence the limit on padding.
+``KW - 1 - P_left`` columns, with zeros around it, in a buffer of
+``H + KH - 1`` rows and ``W + KW - 1`` columns. The shifts are not negative,
+and ``dout`` (``H + P_top + P_bottom - KH + 1`` rows) fits below its shift,
+exactly when every side's padding is smaller than the kernel: hence that
+condition.
+
+NOTE: with an infinite or NaN weight, the input gradient is NaN next to the
+border, where im2col + GEMM and PyTorch give infinities or finite values.
+The flipped kernel also multiplies the zeros around ``dout_pad``, and
+0 * inf is NaN. A weight is only infinite once training has diverged.
 
 Each function handles samples ``n_lo:n_hi`` so that ``runtime.map_batch``
 can run ranges of the batch at once; buffers are per range. Small images are
@@ -42,7 +50,7 @@ from nnscratch.kernels.direct_conv import correlate_rows, weight_correlation
 DIRECT_MAX_CHANNELS = 4
 
 # The kernels loop along output rows, and the input gradient pads the output
-# gradient by a kernel's width on each side, so small maps gain nothing.
+# gradient by up to KW - 1 columns on each side, so small maps gain nothing.
 # Forward and backward with the input gradient took, direct against im2col +
 # GEMM (median of nine calls, one thread, AMD EPYC Zen 4 VM):
 # - 32 x 3 x 32 x 32, 16 filters 3x3, padding 1: 2.7 against 3.7 ms;
@@ -51,9 +59,10 @@ DIRECT_MAX_CHANNELS = 4
 # - 64 x 3 x 14 x 14, 16 filters 5x5: 2.0 against 1.7 ms.
 MIN_OUTPUT_WIDTH = 32
 
-# The direct path keeps one sample's padded output (and, in backward, its
-# padded output gradient) per thread. Larger samples go through im2col +
-# GEMM, whose tiles bound its memory.
+# Each thread keeps up to three buffers of one stack of samples (the padded
+# input, and the padded output or output gradient and the result), each with
+# at most max(F, C + 1) channels. Samples whose buffers would be larger than
+# this go through im2col + GEMM, whose tiles bound its memory.
 MAX_SAMPLE_BYTES = 2**24
 
 # Small images are stacked one under another into one tall image, so that one
@@ -78,9 +87,9 @@ def direct_applies(x_shape, weight_shape, stride, pads, itemsize):
     F, _, KH, KW = weight_shape
     top, bottom, left, right = pads
     OW = W + left + right - KW + 1
-    # The largest per-sample buffer is at most this: F channels of the input
-    # padded by less than a kernel on each side.
-    sample_bytes = F * (H + 2 * KH) * (W + 2 * KW) * itemsize
+    # No per-sample buffer is larger: its channels, on the input padded by
+    # less than a kernel on each side.
+    sample_bytes = _buffer_channels(C, F) * (H + 2 * KH) * (W + 2 * KW) * itemsize
     return (
         C <= DIRECT_MAX_CHANNELS
         and tuple(stride) == (1, 1)
@@ -91,12 +100,18 @@ def direct_applies(x_shape, weight_shape, stride, pads, itemsize):
     )
 
 
-def stack_size(out_channels, rows, width, itemsize, samples):
-    """Return how many of ``samples`` samples make one stack, so that the
-    stack's output (out_channels, samples, rows, width) stays near
-    ``STACK_BYTES``."""
-    per_sample = out_channels * rows * width * itemsize
+def stack_size(channels, rows, width, itemsize, samples):
+    """Return how many of ``samples`` samples make one stack, so that a
+    buffer (channels, samples, rows, width) stays near ``STACK_BYTES``."""
+    per_sample = channels * rows * width * itemsize
     return max(1, min(samples, STACK_BYTES // per_sample))
+
+
+def _buffer_channels(C, F):
+    """Return the most channels a buffer of the direct path has: F for the
+    output and its gradient, C for the input, up to C + 1 for the input
+    gradient (see ``_InputGradient``)."""
+    return max(F, C + 1)
 
 
 def stacked_length(samples, rows, out_rows, width, out_cols):
@@ -126,7 +141,8 @@ def direct_forward_samples(x, weight, bias, n_lo, n_hi, pads, out):
     _, _, OH, OW = out.shape
     top, bottom, left, right = pads
     rows, width = H + top + bottom, W + left + right
-    per_stack = stack_size(F, rows, width, x.itemsize, n_hi - n_lo)
+    per_stack = stack_size(_buffer_channels(C, F), rows, width, x.itemsize,
+                           n_hi - n_lo)
 
     x_stack = np.zeros((C, per_stack, rows, width), dtype=x.dtype)
     flat = np.empty((F, per_stack, rows, width), dtype=x.dtype)
@@ -153,7 +169,8 @@ def direct_backward_samples(x, dout, weight, n_lo, n_hi, pads, dx, has_bias):
     F = weight.shape[0]
     top, bottom, left, right = pads
     rows, width = H + top + bottom, W + left + right
-    per_stack = stack_size(F, rows, width, x.itemsize, n_hi - n_lo)
+    per_stack = stack_size(_buffer_channels(C, F), rows, width, x.itemsize,
+                           n_hi - n_lo)
 
     x_stack = np.zeros((C, per_stack, rows, width), dtype=x.dtype)
     dW = np.zeros(weight.shape, dtype=x.dtype)
@@ -191,9 +208,11 @@ class _InputGradient:
         top, _, left, _ = pads
         H, W = input_size
         # The kernel computes four output channels at a time, at about half
-        # the cost per channel of its one-channel loop. So three leftover
-        # channels are cheaper as a block of four with one zero filter (its
-        # output is dropped). One or two leftovers take the one-channel loop.
+        # the cost per channel of its one-channel loop. The 3-channel input
+        # gradient of the course's first layer took 76 ms in that loop and
+        # 57 ms as a block of four (one thread). So three leftover channels
+        # are cheaper as a block of four with one zero filter (its output is
+        # dropped). One or two leftovers take the one-channel loop.
         C_blocked = C + 1 if C % 4 == 3 else C
         self.flipped = np.zeros((C_blocked, F, KH, KW), dtype=dtype)
         self.flipped[:C] = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)

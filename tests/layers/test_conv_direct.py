@@ -14,14 +14,26 @@ from nnscratch.layers.conv_direct import direct_applies, stacked_length
 
 
 @contextlib.contextmanager
-def path(name, stack_bytes=conv_direct.STACK_BYTES):
-    """Run stride-1 layers of any size on ``name``: "direct" or "im2col"."""
+def path(name, stack_bytes=conv_direct.STACK_BYTES, kernels="numba"):
+    """Run stride-1 layers of any size on ``name``: "direct" or "im2col".
+
+    Yields the list of sample ranges that the direct forward pass ran.
+    """
+    calls = []
+    forward = conv.direct_forward_samples
+
+    def counting_forward(*args):
+        calls.append(args[3:5])
+        return forward(*args)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(conv_direct, "MIN_OUTPUT_WIDTH", 1)
         patch.setattr(conv_direct, "STACK_BYTES", stack_bytes)
+        patch.setattr(conv, "direct_forward_samples", counting_forward)
+        patch.setenv("NNSCRATCH_KERNELS", kernels)
         if name == "im2col":
             patch.setattr(conv_direct, "DIRECT_MAX_CHANNELS", 0)
-        yield
+        yield calls
 
 
 @st.composite
@@ -51,10 +63,16 @@ def layer_step(shape, F, kernel_size, pads, seed, input_grad, dtype):
 def test_direct_path_equals_im2col(case, seed, input_grad, stack_bytes, dtype):
     # stack_bytes 1 makes one sample per stack, 3000 a few (often with a
     # shorter last stack), the default the whole batch.
-    with path("direct", stack_bytes):
+    with path("direct", stack_bytes) as direct_calls:
         direct = layer_step(*case, seed, input_grad, dtype)
-    with path("im2col"):
+    with path("im2col") as im2col_calls:
         im2col = layer_step(*case, seed, input_grad, dtype)
+    shape, _, kernel_size, pads = case
+    # A kernel that spans the whole unpadded input runs as a fully connected
+    # product on both paths; every other case here takes the direct path.
+    covers_input = shape[2:] == kernel_size and not any(pads)
+    assert bool(direct_calls) == (not covers_input)
+    assert not im2col_calls
     tolerance = 1e-11 if dtype == np.float64 else 2e-4
     for name, ours, theirs in zip(("out", "dx", "dW", "db"), direct, im2col):
         if theirs is None:
@@ -64,6 +82,16 @@ def test_direct_path_equals_im2col(case, seed, input_grad, stack_bytes, dtype):
         assert ours.dtype == theirs.dtype
         np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance,
                                    err_msg=name)
+
+
+@given(case=direct_cases(), seed=seeds)
+def test_direct_path_numpy_twins_match_numba(case, seed):
+    results = []
+    for kernels in ("numba", "numpy"):
+        with path("direct", kernels=kernels):
+            results.append(layer_step(*case, seed, True, np.float64))
+    for name, ours, theirs in zip(("out", "dx", "dW", "db"), *results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -121,6 +149,9 @@ def applies(C=3, F=16, size=64, kernel=5, stride=(1, 1), pads=(2, 2, 2, 2),
     ({"size": 31}, False),                       # output 31 wide: too narrow
     ({"size": 1000, "F": 4}, True),              # 4 x 1010 x 1010 x 4 B < 16 MiB
     ({"size": 1000}, False),                     # 16 filters: over 16 MiB
+    # One filter, but the input gradient keeps C + 1 = 5 channels.
+    ({"size": 1000, "F": 1, "C": 4, "pads": (1, 1, 1, 1)}, False),
+    ({"size": 1000, "F": 1, "C": 3, "pads": (1, 1, 1, 1)}, True),
 ])
 def test_direct_applies_to_thin_wide_layers(arguments, expected):
     assert applies(**arguments) is expected
