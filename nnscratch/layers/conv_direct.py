@@ -66,8 +66,8 @@ MIN_OUTPUT_WIDTH = 32
 MAX_SAMPLE_BYTES = 2**24
 
 # Small images are stacked one under another into one tall image, so that one
-# kernel call covers several samples. A stack's output takes about this many
-# bytes (one sample at least).
+# kernel call covers several samples. A stack's largest buffer takes about
+# this many bytes (one sample at least).
 STACK_BYTES = 2**20
 
 
@@ -89,7 +89,8 @@ def direct_applies(x_shape, weight_shape, stride, pads, itemsize):
     OW = W + left + right - KW + 1
     # No per-sample buffer is larger: its channels, on the input padded by
     # less than a kernel on each side.
-    sample_bytes = _buffer_channels(C, F) * (H + 2 * KH) * (W + 2 * KW) * itemsize
+    channels = _buffer_channels(C, F)
+    sample_bytes = channels * (H + 2 * KH) * (W + 2 * KW) * itemsize
     return (
         C <= DIRECT_MAX_CHANNELS
         and tuple(stride) == (1, 1)
