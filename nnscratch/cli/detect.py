@@ -15,7 +15,8 @@ def register(subparsers):
         formatter_class=HelpFormatter,
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE")
-    parser.add_argument("--weights", help="detector checkpoint; the shipped weights if omitted")
+    parser.add_argument("--weights",
+                        help="detector checkpoint; the shipped weights if omitted")
     parser.add_argument("--out", type=output_folder, default="detections",
                         help="output folder")
     parser.add_argument("--score-threshold", type=probability, default=0.6,
