@@ -1,6 +1,7 @@
 """``nnscratch siamese train|verify|identify|evaluate``: one-shot verification."""
 
 import os
+import sys
 import time
 
 from nnscratch.cli import (
@@ -174,10 +175,19 @@ def run_train(args):
     return 0
 
 
+def warn_constant(paths):
+    """Print a warning on stderr for each input the network cannot read."""
+    for path in paths:
+        print(f"warning: {path} has one value everywhere at the network's input "
+              "size, so it looks the same as any other blank image; use a "
+              "larger or more detailed image", file=sys.stderr)
+
+
 def run_verify(args):
     from nnscratch.siamese.commands import verify_images
 
     result = verify_images(args.image1, args.image2, weights=args.weights)
+    warn_constant(result["constant"])
     print(f"squared distance: {result['distance']:.4f}")
     if result["score_name"] != "distance":
         print(f"1 - P(same) from the logistic head: {result['score']:.4f}")
@@ -192,6 +202,7 @@ def run_identify(args):
     from nnscratch.siamese.commands import identify_image
 
     result = identify_image(args.image, args.gallery, weights=args.weights)
+    warn_constant(result["constant"])
     for name, value in result["ranking"][:5]:
         print(f"  {name}: {value:.4f}")
     if result["identity"] == "unknown":

@@ -240,6 +240,16 @@ def read_inputs(paths, metadata):
     return load_images(paths, config["image_size"], config["in_channels"])
 
 
+def constant_images(paths, images):
+    """Return the paths whose network input has one value everywhere.
+
+    Such inputs (a 1x1 image, a blank one, detail finer than the network's
+    input size) carry no pattern, so the network cannot tell them apart.
+    """
+    spread = images.max(axis=(1, 2, 3)) - images.min(axis=(1, 2, 3))  # (N,)
+    return [str(path) for path, value in zip(paths, spread) if value == 0]
+
+
 def verify_images(image1, image2, weights=DEFAULT_WEIGHTS):
     """Decide whether two image files show the same identity.
 
@@ -247,16 +257,19 @@ def verify_images(image1, image2, weights=DEFAULT_WEIGHTS):
     -------
     dict
         ``distance`` (squared Euclidean between encodings), ``score`` (the
-        value compared with tau), ``score_name``, ``tau`` and ``same``
-        (score <= tau).
+        value compared with tau), ``score_name``, ``tau``, ``same``
+        (score <= tau) and ``constant``: the inputs with one value
+        everywhere (see ``constant_images``).
     """
     model, metadata = load_siamese(weights)
-    encodings = embed(model, read_inputs([image1, image2], metadata))
+    images = read_inputs([image1, image2], metadata)
+    encodings = embed(model, images)
     distance = float(pair_scores(model, encodings[:1], encodings[1:], "distance")[0])
     score = float(pair_scores(model, encodings[:1], encodings[1:],
                               metadata["score"])[0])
     return {"distance": distance, "score": score, "score_name": metadata["score"],
-            "tau": metadata["tau"], "same": score <= metadata["tau"]}
+            "tau": metadata["tau"], "same": score <= metadata["tau"],
+            "constant": constant_images([image1, image2], images)}
 
 
 def read_gallery(gallery):
@@ -302,13 +315,15 @@ def identify_image(image, gallery, weights=DEFAULT_WEIGHTS):
     -------
     dict
         ``identity`` (a gallery name or "unknown"), ``score`` of the nearest
-        identity, ``tau`` and ``ranking``: (identity, score) for every
-        identity, nearest first. An identity with several images scores its
-        nearest one.
+        identity, ``tau``, ``ranking``: (identity, score) for every
+        identity, nearest first, and ``constant``: the inputs with one value
+        everywhere (see ``constant_images``). An identity with several
+        images scores its nearest one.
     """
     model, metadata = load_siamese(weights)
     paths, names = read_gallery(gallery)
-    encodings = embed(model, read_inputs([image] + paths, metadata))
+    images = read_inputs([image] + paths, metadata)
+    encodings = embed(model, images)
     scores = pair_scores(model, encodings[:1], encodings[1:], metadata["score"])
 
     best = {}
@@ -318,4 +333,5 @@ def identify_image(image, gallery, weights=DEFAULT_WEIGHTS):
     nearest, score = ranking[0]
     identity = nearest if score <= metadata["tau"] else UNKNOWN
     return {"identity": identity, "nearest": nearest, "score": score,
-            "tau": metadata["tau"], "ranking": ranking}
+            "tau": metadata["tau"], "ranking": ranking,
+            "constant": constant_images([image] + paths, images)}

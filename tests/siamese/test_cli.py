@@ -57,6 +57,22 @@ def test_verify_prints_distance_and_decision(trained, capsys):
     assert ("same" in output) or ("different" in output)
 
 
+def test_verify_warns_about_blank_images(trained, tmp_path, capsys):
+    from PIL import Image
+
+    blank = tmp_path / "blank.png"
+    Image.new("L", (1, 1), 200).save(blank)
+    photo = trained["people"] / "camera" / "1.png"
+    status = main(["siamese", "verify", str(blank), str(photo), "--weights",
+                   str(trained["weights"])])
+    err = capsys.readouterr().err
+    assert status == 0
+    assert f"warning: {blank} has one value everywhere" in err
+    assert str(photo) not in err
+    result = identify_image(blank, trained["gallery"], weights=trained["weights"])
+    assert result["constant"] == [str(blank)]
+
+
 def test_verify_same_image_is_same(trained):
     image = trained["people"] / "chelsea" / "3.png"
     result = verify_images(image, image, weights=trained["weights"])
