@@ -3,12 +3,12 @@
 The case is ``Conv2d(3, 16, 5, padding=2)`` forward and backward on a batch
 of 32 x 3 x 224 x 224, split over threads as ``conv2d_forward`` does at the
 current thread count (``runtime.batch_ranges``). With three input channels
-the layer runs the direct kernels (``nnscratch.layers.conv_direct``); the
+the layer runs the direct kernels (``nnscratch.layers.conv_direct``). The
 rows show both ways to compute it, each part timed over the whole batch
 with the threads working at once as in the layer.
 
 Direct path: the forward pass, the backward pass without the input gradient
-(weight and bias gradients), and the whole backward pass; each includes its
+(weight and bias gradients), and the whole backward pass. Each includes its
 copies into padded buffers and out of them.
 
 im2col path (what the layer did before the direct kernels, and still does

@@ -22,6 +22,7 @@ from importlib import import_module
 import benchmarks
 from benchmarks.harness import describe_environment, set_threads, time_case
 from benchmarks.report import markdown_table
+from nnscratch.cli import output_folder
 
 # Groups in the order they run; groups not listed here run after them.
 ORDER = ("gemm", "layers", "profile", "detection", "train", "memory", "startup")
@@ -147,29 +148,12 @@ def build_parser(parser=None):
                              "rounds are done (default 20)")
     parser.add_argument("--only", default="",
                         help="run only the cases whose name contains this text")
-    parser.add_argument("--out", default=DEFAULT_OUT,
+    # Checked at parsing, so that minutes of timings are not lost to a
+    # mistyped path at the end.
+    parser.add_argument("--out", type=output_folder, default=DEFAULT_OUT,
                         help="folder for results.md and results.json "
                              "(default: benchmarks/results)")
     return parser
-
-
-def check_out_folder(out_dir):
-    """Raise ValueError if results could not be written to ``out_dir``.
-
-    Checked before the run, so that minutes of timings are not lost to a
-    mistyped path at the end.
-    """
-    if not out_dir:
-        raise ValueError("--out is empty; give a folder for results.md and "
-                         "results.json")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ValueError(f"--out {out_dir} is a file, not a folder; give a folder "
-                         "for results.md and results.json")
-    parent = os.path.dirname(os.path.abspath(out_dir))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise ValueError(f"--out {out_dir}: {parent} is a file, not a folder")
 
 
 def write_results(runs, out_dir, command):
@@ -262,7 +246,6 @@ def run_from_arguments(args, command):
     """
     try:
         groups = resolve_groups(args.groups)
-        check_out_folder(args.out)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

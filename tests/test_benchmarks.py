@@ -90,19 +90,20 @@ def test_unknown_group_is_rejected(capsys):
 
 
 @pytest.mark.parametrize("out, message", [
-    ("", "--out is empty"),
-    ("results_file", "is a file, not a folder"),
-    ("results_file/below", "is a file, not a folder"),
+    ("", "--out: missing path (an empty string)"),
+    ("results_file", "'results_file' is a file, not a folder"),
+    ("results_file/below", "is a file, so 'results_file/below' cannot be created"),
 ])
-def test_unusable_out_folder_is_rejected_before_the_run(tmp_path, monkeypatch,
-                                                         capsys, out, message):
+def test_bad_out_rejected_before_run(tmp_path, monkeypatch, capsys, out,
+                                     message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "results_file").write_text("not a folder", encoding="utf-8")
     monkeypatch.setattr(runner, "run", lambda *args, **kwargs: pytest.fail("ran"))
 
-    status = runner.main(["gemm", "--quick", "--threads", "1", "--out", out])
+    with pytest.raises(SystemExit) as stop:
+        runner.main(["gemm", "--quick", "--threads", "1", "--out", out])
 
-    assert status == 2
+    assert stop.value.code == 2
     assert message in capsys.readouterr().err
 
 

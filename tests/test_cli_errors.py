@@ -149,7 +149,7 @@ def test_bad_output_paths_fail_at_parsing(argv, kind, tmp_path, capsys):
     assert stop.value.code == 2
     expected = {"file": "is a file, not a folder",
                 "folder": "is a folder, but a file ending in",
-                "under": "a_file' is a file, so '" + f"{blocker}/inside",
+                "under": f"a_file' is a file, so '{blocker}/inside",
                 "empty": "missing path (an empty string); give a"}[kind]
     assert expected in err
 

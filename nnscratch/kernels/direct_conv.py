@@ -54,7 +54,7 @@ import numpy as np
 
 from nnscratch.kernels.dispatch import use_numba
 
-# Contraction lets LLVM fuse each multiply and add into one FMA; reassociation
+# Contraction lets LLVM fuse each multiply and add into one FMA. Reassociation
 # lets it split the sums of (2) into vector lanes. NaN and infinities are not
 # assumed away.
 _FLAGS = {"contract", "reassoc"}
@@ -105,17 +105,19 @@ def _correlate_rows_kernel(KW):
 
     Each width gets its own name, and so its own file of Numba's on-disk
     cache. Under one shared name, all widths would share one cache index,
-    which Numba updates without a lock. Two processes compiling different
-    widths at once can then file one width's machine code under the
-    other's key. That is the likely cause of a crash in a new user's trial,
-    whose cache had all widths under one index: a later process stopped
-    with "NRT_adapt_ndarray_to_python: descr is NULL".
+    which Numba updates without a lock between processes
+    (``IndexDataCacheFile.save`` in ``numba/core/caching.py``). Two processes
+    compiling different widths at once can then file one width's machine
+    code under the other's key. A cache with every width under one index
+    made later processes stop with "NRT_adapt_ndarray_to_python: descr is
+    NULL".
 
     NOTE: the dtypes of one width still share its index, as the signatures
-    of every other cached kernel share theirs, so two processes compiling
+    of every other cached kernel share theirs. Two processes compiling
     float32 and float64 of one width at the same moment can still swap
-    them. A review forced that order and got "can't unbox array" in later
-    processes; deleting ``__pycache__`` repairs it (see the README).
+    them, and later processes then stop with "can't unbox array" (seen only
+    with the writes forced into that order). Deleting ``__pycache__``
+    repairs it (README, "Commands").
     """
 
     def correlate_rows(x, W, width, length, initial, out):
@@ -159,7 +161,7 @@ def _correlate_rows_kernel(KW):
 
 
 def correlate_rows_numba(x, W, width, length, initial, out):
-    """Numba twin of ``correlate_rows_numpy``; all arrays C-contiguous."""
+    """Numba twin of ``correlate_rows_numpy``. All arrays are C-contiguous."""
     _correlate_rows_kernel(W.shape[3])(x, W, width, length, initial, out)
     return out
 
@@ -195,7 +197,7 @@ def weight_correlation_numpy(x, dout, width, rows, dW):
 
 @numba.njit(cache=True, nogil=True, fastmath=_FLAGS)
 def weight_correlation_numba(x, dout, width, rows, dW):
-    """Numba twin of ``weight_correlation_numpy``; all arrays C-contiguous.
+    """Numba twin of ``weight_correlation_numpy``. All arrays are C-contiguous.
 
     The C * KH * KW kernel taps (c, i, j) are taken two at a time, in the
     order of ``dW.reshape(F, -1)``, and each pass over the output pixels sums
@@ -208,9 +210,10 @@ def weight_correlation_numba(x, dout, width, rows, dW):
     dW_matrix = dW.reshape(F, taps)
     pixels = x.reshape(x.size)
     blocked = F - F % 4
-    zero = dW.dtype.type(0)  # sums in the arrays' own precision
+    # The sums keep the arrays' own precision.
+    zero = dW.dtype.type(0)
     for tap in range(0, taps, 2):
-        # An odd last tap pairs with itself; its second sums are dropped.
+        # An odd last tap pairs with itself, so its second sums are dropped.
         other = min(tap + 1, taps - 1)
         start_a = _tap_start(tap, x.shape[1], width, KH, KW)
         start_b = _tap_start(other, x.shape[1], width, KH, KW)

@@ -279,7 +279,8 @@ class Conv2d(Layer):
         return dx
 
 
-def conv2d_forward(x, weight, bias, stride, pads, max_cols_bytes=DEFAULT_MAX_COLS_BYTES):
+def conv2d_forward(x, weight, bias, stride, pads,
+                   max_cols_bytes=DEFAULT_MAX_COLS_BYTES):
     """Convolve ``x`` with ``weight`` by im2col and GEMM, tile by tile, or by
     the direct kernels where ``conv_direct.direct_applies`` allows.
 

@@ -4,9 +4,9 @@
 at most ``DIRECT_MAX_CHANNELS`` input channels, padding smaller than the
 kernel on every side, output rows at least ``MIN_OUTPUT_WIDTH`` wide, and
 samples small enough for per-sample buffers. Each sample is padded into a
-buffer of flat rows and convolved by
-``nnscratch.kernels.direct_conv``, whose docstring derives the flat-row
-sums. The three products of a convolution become::
+buffer of flat rows and convolved by ``nnscratch.kernels.direct_conv``,
+whose docstring derives the flat-row sums. The three products of a
+convolution become::
 
     out[n] = correlate(x_pad[n], W) + b                    forward
     dW    += weight_correlation(x_pad[n], dout[n])         weight gradient
@@ -21,8 +21,8 @@ is ``dout`` shifted down by ``KH - 1 - P_top`` rows and right by
 ``KW - 1 - P_left`` columns, with zeros around it, in a buffer of
 ``H + KH - 1`` rows and ``W + KW - 1`` columns. The shifts are not negative,
 and ``dout`` (``H + P_top + P_bottom - KH + 1`` rows) fits below its shift,
-exactly when every side's padding is smaller than the kernel: hence that
-condition.
+exactly when every side's padding is smaller than the kernel, which is why
+``direct_applies`` requires it.
 
 NOTE: with an infinite or NaN weight, the input gradient is NaN next to the
 border, where im2col + GEMM and PyTorch give infinities or finite values.
@@ -30,15 +30,16 @@ The flipped kernel also multiplies the zeros around ``dout_pad``, and
 0 * inf is NaN. A weight is only infinite once training has diverged.
 
 Each function handles samples ``n_lo:n_hi`` so that ``runtime.map_batch``
-can run ranges of the batch at once; buffers are per range. Small images are
-stacked one under another into a tall image, so that one kernel call covers
-several samples. Each sample's padding keeps its windows apart from the next
-sample's pixels, and the output rows that straddle two samples are dropped.
+can run ranges of the batch at once, and each range gets its own buffers.
+Small images are stacked one under another into a tall image, so that one
+kernel call covers several samples. Each sample's padding keeps its windows
+apart from the next sample's pixels, and the output rows that straddle two
+samples are dropped.
 
 Forward and backward of the course's first layer (32 x 3 x 224 x 224, 16
 filters 5x5, padding 2) take 161 ms here against 228 ms by im2col + GEMM at
-one thread (`python -m benchmarks profile --threads 1`, AMD EPYC Zen 4 VM;
-BENCHMARKS.md has the table).
+one thread (`python -m benchmarks profile --threads 1`, AMD EPYC Zen 4 VM).
+BENCHMARKS.md has the table.
 """
 
 import numpy as np
@@ -53,9 +54,9 @@ DIRECT_MAX_CHANNELS = 4
 # gradient by up to KW - 1 columns on each side, so small maps gain nothing.
 # Forward and backward with the input gradient took, direct against im2col +
 # GEMM (median of nine calls, one thread, AMD EPYC Zen 4 VM):
-# - 32 x 3 x 32 x 32, 16 filters 3x3, padding 1: 2.7 against 3.7 ms;
+# - 32 x 3 x 32 x 32, 16 filters 3x3, padding 1: 2.7 against 3.7 ms.
 # - 64 x 1 x 28 x 28, 32 filters 5x5, padding 2 (the classifier's first
-#   layer): 6.6 against 5.9 ms;
+#   layer): 6.6 against 5.9 ms.
 # - 64 x 3 x 14 x 14, 16 filters 5x5: 2.0 against 1.7 ms.
 MIN_OUTPUT_WIDTH = 32
 
@@ -87,8 +88,8 @@ def direct_applies(x_shape, weight_shape, stride, pads, itemsize):
     F, _, KH, KW = weight_shape
     top, bottom, left, right = pads
     OW = W + left + right - KW + 1
-    # No per-sample buffer is larger: its channels, on the input padded by
-    # less than a kernel on each side.
+    # An upper bound on each per-sample buffer: its channels times the input
+    # padded by less than a kernel on each side.
     channels = _buffer_channels(C, F)
     sample_bytes = channels * (H + 2 * KH) * (W + 2 * KW) * itemsize
     return (
@@ -163,7 +164,7 @@ def direct_backward_samples(x, dout, weight, n_lo, n_hi, pads, dx, has_bias):
     samples ``n_lo:n_hi``, and write their input gradient into ``dx``.
 
     The bias gradient is None without bias, and ``dx`` is left alone when it
-    is None. ``dout`` has shape (N, F, OH, OW) and is C-contiguous; the other
+    is None. ``dout`` has shape (N, F, OH, OW) and is C-contiguous. The other
     arguments are as in ``direct_forward_samples``.
     """
     _, C, H, W = x.shape

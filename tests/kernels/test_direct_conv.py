@@ -86,7 +86,7 @@ def arrays(case, seed, dtype=np.float64):
 
 
 @given(case=flat_rows(), seed=seeds)
-def test_correlate_twins_follow_the_flat_row_sum(case, seed):
+def test_correlate_twins_match_loops(case, seed):
     x, W, initial, _ = arrays(case, seed)
     expected = correlate_loops(x, W, case.width, case.length, initial)
     for twin in (correlate_rows_numpy, correlate_rows_numba):
@@ -99,7 +99,7 @@ def test_correlate_twins_follow_the_flat_row_sum(case, seed):
 
 
 @given(case=flat_rows(), seed=seeds)
-def test_weight_correlation_twins_add_the_sum(case, seed):
+def test_weight_correlation_twins_match_loops(case, seed):
     x, W, _, dout = arrays(case, seed)
     expected = weight_correlation_loops(x, dout, case.width, case.rows, W.shape)
     for twin in (weight_correlation_numpy, weight_correlation_numba):
@@ -127,7 +127,7 @@ def test_float32_twins_agree_to_rounding(case, seed):
 def test_bad_pixel_reaches_only_its_windows(bad):
     # One image of 6 x 7 pixels, 3 x 2 kernel: outputs 4 x 6. The bad pixel
     # sits in the last column, which only tap j = 1 reaches from a real
-    # output; the outputs that wrap into the next row read it with j = 0.
+    # output. The outputs that wrap into the next row read it with j = 0.
     case = FlatRows(C=2, F=5, KH=3, KW=2, rows=6, width=7)
     x, W, initial, dout = arrays(case, seed=3)
     row, col = 2, 6
@@ -157,7 +157,7 @@ def test_correlate_kernel_compiled_once_per_width():
     assert compile_for_width(3) is not compile_for_width(5)
 
 
-def test_each_width_has_its_own_cache_index():
+def test_each_width_own_cache_index():
     # Numba names a function's cache files after its qualified name, and
     # processes that share one index file can swap each other's entries.
     names = {direct_conv._correlate_rows_kernel(KW).py_func.__qualname__

@@ -69,7 +69,7 @@ def test_direct_path_equals_im2col(case, seed, input_grad, stack_bytes, dtype):
         im2col = layer_step(*case, seed, input_grad, dtype)
     shape, _, kernel_size, pads = case
     # A kernel that spans the whole unpadded input runs as a fully connected
-    # product on both paths; every other case here takes the direct path.
+    # product on both paths. Every other case here takes the direct path.
     covers_input = shape[2:] == kernel_size and not any(pads)
     assert bool(direct_calls) == (not covers_input)
     assert not im2col_calls
@@ -116,7 +116,8 @@ def test_bad_pixel_gradients_match_im2col(bad):
                                    err_msg=label)
 
 
-def test_float64_input_with_float32_weight_keeps_precision():
+def test_mixed_dtypes_keep_precision():
+    # float64 input, float32 weight: the gradients must stay float64.
     x = normal_array(0, (2, 3, 40, 40))
     weight = normal_array(1, (4, 3, 3, 3), np.float32)
     results = []
